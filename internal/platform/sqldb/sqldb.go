@@ -1,0 +1,161 @@
+// Package sqldb opens PostgreSQL and SQLite databases behind one small API,
+// runs embedded migrations, and runs transactions as closures.
+//
+// The same $1-style SQL runs on both. On SQLite, writes go through a single
+// connection (transactions begin IMMEDIATE) and reads through a pool of
+// read-only connections, so concurrent writers queue instead of failing with
+// "database is locked". Times are written from Go, in UTC, as parameters.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names the SQL dialect of a database.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DB is a database handle. For PostgreSQL, reads and writes share one pool; for
+// SQLite they use separate pools over the same file.
+type DB struct {
+	dialect Dialect
+	write   *sql.DB
+	read    *sql.DB
+}
+
+// Open connects to a database given as postgres://… (or postgresql://…) or
+// sqlite:<path>, and checks that it answers.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	var db *DB
+	var err error
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		db, err = openPostgres(rawURL)
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		db, err = openSQLite(strings.TrimPrefix(rawURL, "sqlite:"))
+	default:
+		return nil, fmt.Errorf("open database: want a postgres:// or sqlite: URL, got %q",
+			Redact(rawURL))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
+	}
+	return db, nil
+}
+
+func openPostgres(rawURL string) (*DB, error) {
+	pool, err := sql.Open("pgx", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
+	}
+	pool.SetMaxOpenConns(25)
+	pool.SetMaxIdleConns(25)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{dialect: Postgres, write: pool, read: pool}, nil
+}
+
+// sqlitePragmas apply to every connection. WAL lets readers run beside the one
+// writer; synchronous FULL makes a commit durable before it returns.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+
+func openSQLite(path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.Contains(path, "mode=memory") {
+		return nil, errors.New("open database: sqlite needs a file path (sqlite:<path>)")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + sqlitePragmas
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database sqlite:%s: %w", path, err)
+	}
+	// One writer: SQLite allows a single writer at a time, and queueing in the
+	// pool is what keeps "database is locked" from reaching callers.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open database sqlite:%s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &DB{dialect: SQLite, write: write, read: read}, nil
+}
+
+// Dialect reports which SQL dialect the database speaks.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Ping checks that the database answers, on the write side first.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return err
+	}
+	if db.read != db.write {
+		return db.read.PingContext(ctx)
+	}
+	return nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// QueryContext runs a read-only query outside a transaction.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	return rows, Translate(err)
+}
+
+// QueryRowContext runs a read-only query that returns at most one row.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
+	return &Row{row: db.read.QueryRowContext(ctx, query, args...)}
+}
+
+// ExecContext runs one statement in its own transaction on the write side.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := db.write.ExecContext(ctx, query, args...)
+	return res, Translate(err)
+}
+
+// Writer returns the pool that writes go through, for tools (migrations) that
+// need a *sql.DB. Prefer Tx.
+func (db *DB) Writer() *sql.DB { return db.write }
+
+// Row is the result of QueryRowContext; Scan translates constraint errors.
+type Row struct{ row *sql.Row }
+
+// Scan copies the row's columns into dest; it returns sql.ErrNoRows when there is no row.
+func (r *Row) Scan(dest ...any) error { return Translate(r.row.Scan(dest...)) }
