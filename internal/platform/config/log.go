@@ -1,0 +1,83 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strings"
+)
+
+// Attrs describes the effective configuration as log attributes, one per
+// variable, with secrets masked: secret:"true" hides the whole value and
+// secret:"url" hides a URL's password.
+func Attrs(cfg any) []slog.Attr {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	var attrs []slog.Attr
+	walk(v, func(f reflect.StructField, fv reflect.Value) {
+		attrs = append(attrs, slog.String(f.Tag.Get("env"), shown(f, format(fv))))
+	})
+	return attrs
+}
+
+// Log writes the effective configuration once, at info, secrets masked.
+func Log(logger *slog.Logger, cfg any) {
+	attrs := Attrs(cfg)
+	args := make([]any, len(attrs))
+	for i, a := range attrs {
+		args[i] = a
+	}
+	logger.Info("configuration", slog.Group("config", args...))
+}
+
+func format(fv reflect.Value) string {
+	if s, ok := fv.Interface().(fmt.Stringer); ok {
+		return s.String()
+	}
+	if fv.Kind() == reflect.Slice {
+		parts := make([]string, fv.Len())
+		for i := range parts {
+			parts[i] = fmt.Sprint(fv.Index(i).Interface())
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(fv.Interface())
+}
+
+// shown returns raw as it may appear in a log or an error message.
+func shown(f reflect.StructField, raw string) string {
+	switch f.Tag.Get("secret") {
+	case "true":
+		if raw == "" {
+			return ""
+		}
+		return "*****"
+	case "url":
+		return maskURL(raw)
+	}
+	return raw
+}
+
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "*****"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "*****")
+		}
+	}
+	q := u.Query()
+	for k := range q {
+		if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "token") ||
+			strings.Contains(lk, "secret") {
+			q.Set(k, "*****")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
