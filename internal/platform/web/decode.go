@@ -24,10 +24,14 @@ type Validator interface {
 }
 
 var (
-	errNotJSON   = errs.New(errs.UnsupportedMedia, "unsupported_media_type", "the body must be application/json")
-	errEmpty     = errs.New(errs.Malformed, "malformed_json", "the body is empty")
-	errTooLarge  = errs.New(errs.TooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
+	errNotJSON = errs.New(errs.UnsupportedMedia, "unsupported_media_type",
+		"the body must be application/json")
+	errEmpty    = errs.New(errs.Malformed, "malformed_json", "the body is empty")
+	errTooLarge = errs.New(errs.TooLarge, "body_too_large",
+		fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
 	errMalformed = errs.New(errs.Malformed, "malformed_json", "the body is not valid JSON")
+	errTrailing  = errs.New(errs.Malformed, "malformed_json",
+		"the body has data after the JSON value")
 )
 
 // Decode reads one JSON object from r's body into dst strictly: the content type
@@ -64,15 +68,15 @@ func DecodeBytes(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return decodeError(err, body, dst)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errs.E(errs.Malformed, "malformed_json", "the body has data after the JSON value", nil)
+		return errTrailing
 	}
 	return nil
 }
 
-func decodeError(err error) error {
+func decodeError(err error, body []byte, dst any) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -85,7 +89,8 @@ func decodeError(err error) error {
 		return errs.Invalidf(typ.Field, "must be %s, not %s", jsonKind(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errs.Invalidf(field, "is not a known field")
+		return errs.Invalidf(unknownFieldPath(body, reflect.TypeOf(dst), field),
+			"is not a known field")
 	}
 	return errMalformed
 }

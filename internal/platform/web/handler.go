@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 )
 
 // HandlerFunc is an HTTP handler that returns an error instead of writing one.
@@ -41,8 +42,25 @@ func WithLogger(ctx context.Context, logger *slog.Logger) context.Context {
 // Logger returns the request's logger (with its request and trace ids), or the
 // default logger outside a request.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+	switch l := ctx.Value(loggerKey{}).(type) {
+	case *slog.Logger:
 		return l
+	case *lazyLogger:
+		return l.get()
 	}
 	return slog.Default()
+}
+
+// lazyLogger is a request's logger, built on first use: most requests never
+// log anything but their access line, which needs no derived logger.
+type lazyLogger struct {
+	once   sync.Once
+	base   *slog.Logger
+	attrs  []slog.Attr
+	logger *slog.Logger
+}
+
+func (l *lazyLogger) get() *slog.Logger {
+	l.once.Do(func() { l.logger = slog.New(l.base.Handler().WithAttrs(l.attrs)) })
+	return l.logger
 }

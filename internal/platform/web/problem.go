@@ -76,7 +76,8 @@ func ProblemFor(err error) Problem {
 	if !ok {
 		s = statusOf[errs.Other]
 	}
-	p := Problem{Status: s.status, Code: e.Code, Detail: e.Message, Errors: e.Fields, Extra: e.Extra}
+	p := Problem{Status: s.status, Code: e.Code, Detail: e.Message, Errors: e.Fields,
+		Extra: e.Extra}
 	if p.Code == "" {
 		p.Code = s.code
 	}

@@ -1,0 +1,133 @@
+package httpclient
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"emporium/internal/platform/errs"
+)
+
+// statusKinds maps the 4xx statuses a downstream may answer to error kinds and
+// the generic codes used when the answer is not a problem document.
+var statusKinds = map[int]struct {
+	kind errs.Kind
+	code string
+}{
+	http.StatusBadRequest:            {errs.Malformed, "bad_request"},
+	http.StatusUnauthorized:          {errs.Unauthenticated, "unauthenticated"},
+	http.StatusForbidden:             {errs.Forbidden, "forbidden"},
+	http.StatusNotFound:              {errs.NotFound, "not_found"},
+	http.StatusGone:                  {errs.NotFound, "not_found"},
+	http.StatusConflict:              {errs.Conflict, "conflict"},
+	http.StatusPreconditionFailed:    {errs.PreconditionFailed, "precondition_failed"},
+	http.StatusRequestEntityTooLarge: {errs.TooLarge, "body_too_large"},
+	http.StatusUnsupportedMediaType:  {errs.UnsupportedMedia, "unsupported_media_type"},
+	http.StatusUnprocessableEntity:   {errs.Invalid, "validation_failed"},
+	http.StatusTooManyRequests:       {errs.RateLimited, "rate_limited"},
+}
+
+// problemMembers are the RFC 9457 and Emporium members that have their own
+// place in errs.Error; every other member of a problem becomes an extra.
+var problemMembers = map[string]bool{
+	"type": true, "title": true, "status": true, "detail": true, "instance": true,
+	"code": true, "errors": true,
+}
+
+// result turns the last attempt's outcome into what Do returns.
+func (c *Client) result(k *call, attempt int, ans *answer, err error) (*Response, error) {
+	switch {
+	case ans == nil:
+		return nil, c.unavailable(k.wrap(attempt, err), 0)
+	case ans.status >= 500:
+		ra, _ := retryAfterOf(ans)
+		return nil, c.unavailable(k.wrap(attempt, err), ra)
+	case ans.status >= 400:
+		return nil, c.clientError(k, attempt, ans)
+	case ans.status < 200 || ans.status >= 300:
+		return nil, c.internal(
+			k.wrap(attempt, fmt.Errorf("unexpected answer %d", ans.status)))
+	}
+	if k.out != nil && len(ans.body) > 0 && ans.status != http.StatusNoContent {
+		if err := json.Unmarshal(ans.body, k.out); err != nil {
+			return nil, c.internal(
+				k.wrap(attempt, fmt.Errorf("decode answer: %w", err)))
+		}
+	}
+	return &Response{StatusCode: ans.status, Header: ans.header}, nil
+}
+
+// clientError is the *errs.Error for a 4xx answer: the kind its status maps
+// to (Other for a status no caller should see, such as 405), and the
+// downstream's problem members when it sent a problem document.
+func (c *Client) clientError(k *call, attempt int, ans *answer) *errs.Error {
+	sk, ok := statusKinds[ans.status]
+	if !ok {
+		sk.kind, sk.code = errs.Other, ""
+	}
+	e := &errs.Error{
+		Kind:    sk.kind,
+		Code:    sk.code,
+		Message: strings.ToLower(http.StatusText(ans.status)),
+		Err:     k.wrap(attempt, fmt.Errorf("%s answered %d", c.name, ans.status)),
+	}
+	if isProblem(ans.header) {
+		readProblem(ans.body, e)
+	}
+	if ans.status == http.StatusTooManyRequests {
+		e.RetryAfter, _ = retryAfterOf(ans)
+	}
+	return e
+}
+
+func isProblem(h http.Header) bool {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	return err == nil && mt == "application/problem+json"
+}
+
+// readProblem copies a problem document's code, detail, field errors and
+// extra members into e. Extra members keep their JSON as json.RawMessage, so
+// they are written back unchanged and a caller can decode them into its own
+// types. A body that is not a JSON object leaves e as it is.
+func readProblem(body []byte, e *errs.Error) {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return
+	}
+	var p struct {
+		Title  string            `json:"title"`
+		Detail string            `json:"detail"`
+		Code   string            `json:"code"`
+		Errors []errs.FieldError `json:"errors"`
+	}
+	// Members of unexpected types are ignored one by one rather than
+	// dropping the whole problem.
+	for name, dst := range map[string]any{
+		"title": &p.Title, "detail": &p.Detail, "code": &p.Code, "errors": &p.Errors,
+	} {
+		if raw, ok := members[name]; ok {
+			_ = json.Unmarshal(raw, dst)
+		}
+	}
+	if p.Code != "" {
+		e.Code = p.Code
+	}
+	switch {
+	case p.Detail != "":
+		e.Message = p.Detail
+	case p.Title != "":
+		e.Message = p.Title
+	}
+	e.Fields = p.Errors
+	for name, raw := range members {
+		if problemMembers[name] {
+			continue
+		}
+		if e.Extra == nil {
+			e.Extra = make(map[string]any)
+		}
+		e.Extra[name] = raw
+	}
+}

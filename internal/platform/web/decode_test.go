@@ -1,0 +1,97 @@
+package web
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"emporium/internal/platform/errs"
+)
+
+type decodeLine struct {
+	ProductID string `json:"product_id"`
+	Quantity  int    `json:"quantity"`
+}
+
+type decodeMeta struct {
+	Note string `json:"note"`
+}
+
+type decodeTarget struct {
+	decodeMeta
+	Lines      []decodeLine          `json:"lines"`
+	Attributes map[string]decodeLine `json:"attributes"`
+	Address    *testAddress          `json:"address,omitempty"`
+	At         time.Time             `json:"at"`
+	Skipped    string                `json:"-"`
+}
+
+func TestDecodeBytesFieldPaths(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		body      string
+		wantKind  errs.Kind
+		wantField string
+	}{
+		{"valid", `{"note":"n","lines":[{"product_id":"p","quantity":1}]}`, 0, ""},
+		{"case-insensitive match", `{"NOTE":"n","Lines":[]}`, 0, ""},
+		{"unknown in array element", `{"lines":[{"product_id":"p"},{"colour":"red"}]}`,
+			errs.Invalid, "lines.colour"},
+		{"unknown in map value", `{"attributes":{"a":{"size":1}}}`, errs.Invalid,
+			"attributes.a.size"},
+		{"unknown under pointer", `{"address":{"zip":"1"}}`, errs.Invalid, "address.zip"},
+		{"dash-tagged is unknown", `{"Skipped":"x"}`, errs.Invalid, "Skipped"},
+		{"wrong type in array", `{"lines":[{"quantity":"2"}]}`, errs.Invalid,
+			"lines.quantity"},
+		{"time decodes itself", `{"at":"2026-01-02T03:04:05Z"}`, 0, ""},
+		{"empty", `  `, errs.Malformed, ""},
+		{"not an object", `[1]`, errs.Malformed, ""},
+		{"trailing data", `{} {}`, errs.Malformed, ""},
+		{"truncated", `{"note":`, errs.Malformed, ""},
+	}
+	for _, tt := range tests {
+		var dst decodeTarget
+		err := DecodeBytes([]byte(tt.body), &dst)
+		if tt.wantKind == 0 {
+			if err != nil {
+				t.Errorf("%s: DecodeBytes = %v, want nil", tt.name, err)
+			}
+			continue
+		}
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Kind != tt.wantKind {
+			t.Errorf("%s: DecodeBytes = %v, want kind %v", tt.name, err, tt.wantKind)
+			continue
+		}
+		var fields []string
+		for _, f := range e.Fields {
+			fields = append(fields, f.Field)
+		}
+		var want []string
+		if tt.wantField != "" {
+			want = []string{tt.wantField}
+		}
+		if !slices.Equal(fields, want) {
+			t.Errorf("%s: fields = %q, want %q", tt.name, fields, want)
+		}
+	}
+}
+
+func FuzzDecodeBytes(f *testing.F) {
+	for _, s := range []string{`{}`, `{"lines":[{"colour":1}]}`, `{"address":{"city":2}}`,
+		`{"attributes":{"a":{"x":[]}}}`, `nul`, `{"at":"x"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var dst decodeTarget
+		err := DecodeBytes(body, &dst)
+		if err == nil {
+			return
+		}
+		if k := errs.KindOf(err); k != errs.Malformed && k != errs.Invalid {
+			t.Errorf("DecodeBytes(%q) = %v of kind %v, want malformed or invalid", body, err, k)
+		}
+	})
+}
