@@ -1,0 +1,231 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"emporium/internal/event"
+)
+
+// ConsumerConfig describes a durable consumer and what it does with events.
+type ConsumerConfig struct {
+	Stream  string
+	Durable string // also names the consumer in logs, metrics and dead letters
+	// FilterSubjects limits the consumer to these subjects; empty takes all.
+	// More than one needs nats-server 2.10 or later.
+	FilterSubjects []string
+	// MaxDeliver is how many deliveries a message gets before it is
+	// dead-lettered; 5 when zero.
+	MaxDeliver int
+	// Backoff is the delay before redelivery after the nth failed delivery;
+	// the last entry repeats. 1s, 5s, 30s, 2m when empty.
+	Backoff []time.Duration
+	// AckWait is how long a delivery may stay unanswered before the server
+	// redelivers it; it also bounds the handler's context. 30s when zero.
+	AckWait time.Duration
+	// Prefetch is how many messages are pulled ahead of the handler; 10 when
+	// zero. Keep Prefetch × handler time well under AckWait.
+	Prefetch int
+	// Handler applies one event. nil acknowledges it; an error retries it
+	// with backoff, or dead-letters it at once when marked with Permanent.
+	Handler func(ctx context.Context, env event.Envelope) error
+}
+
+// spareDeliveries are the deliveries the server allows past MaxDeliver, so
+// that a dead-letter publish that fails on the last attempt (the bus being
+// down) is tried again rather than leaving the message stranded.
+const spareDeliveries = 3
+
+func (cfg *ConsumerConfig) setDefaults() error {
+	if cfg.Stream == "" || cfg.Durable == "" || cfg.Handler == nil {
+		return errors.New("Stream, Durable and Handler are required")
+	}
+	if cfg.MaxDeliver <= 0 {
+		cfg.MaxDeliver = 5
+	}
+	if len(cfg.Backoff) == 0 {
+		cfg.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second,
+			2 * time.Minute}
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.Prefetch <= 0 {
+		cfg.Prefetch = 10
+	}
+	return nil
+}
+
+// Consumer is a running durable pull consumer. Messages are handled one at a
+// time, in the order the server delivers them.
+type Consumer struct {
+	bus  *Bus
+	cfg  ConsumerConfig
+	log  *slog.Logger
+	cons jetstream.Consumer
+	base context.Context // handler contexts derive from it; never cancelled
+
+	mu      sync.Mutex
+	iter    jetstream.MessagesContext
+	halted  bool
+	haltCh  chan struct{}
+	done    chan struct{}
+	unhook  func() bool
+	stopped sync.Once
+}
+
+// Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
+// (explicit acks, MaxDeliver on the server) and handles its messages until
+// Stop is called or ctx ends. A handler that runs when ctx ends is let finish.
+func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, fmt.Errorf("bus consume: %w", err)
+	}
+	c := &Consumer{
+		bus:    b,
+		cfg:    cfg,
+		log:    b.log.With("consumer", cfg.Durable, "stream", cfg.Stream),
+		base:   context.WithoutCancel(ctx),
+		haltCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	if err := c.open(ctx); err != nil {
+		return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
+	}
+	c.unhook = context.AfterFunc(ctx, c.halt)
+	go c.run()
+	return c, nil
+}
+
+// open creates or updates the consumer on the server and starts pulling.
+func (c *Consumer) open(ctx context.Context) error {
+	jcfg := jetstream.ConsumerConfig{
+		Durable:       c.cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxDeliver:    c.cfg.MaxDeliver + spareDeliveries,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	// A single filter goes in FilterSubject, which servers before 2.10 know.
+	if len(c.cfg.FilterSubjects) == 1 {
+		jcfg.FilterSubject = c.cfg.FilterSubjects[0]
+	} else {
+		jcfg.FilterSubjects = c.cfg.FilterSubjects
+	}
+	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, jcfg)
+	if err != nil {
+		return classify(err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(c.cfg.Prefetch))
+	if err != nil {
+		return classify(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.halted {
+		iter.Stop()
+		return errors.New("stopped")
+	}
+	c.cons, c.iter = cons, iter
+	return nil
+}
+
+// Stop stops pulling messages and waits for the handler in progress, if any.
+// Messages pulled ahead and not handled are redelivered after AckWait.
+func (c *Consumer) Stop() {
+	c.stopped.Do(func() {
+		if c.unhook != nil {
+			c.unhook()
+		}
+		c.halt()
+	})
+	<-c.done
+}
+
+func (c *Consumer) halt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.halted {
+		return
+	}
+	c.halted = true
+	close(c.haltCh)
+	if c.iter != nil {
+		c.iter.Stop()
+	}
+}
+
+func (c *Consumer) run() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		iter := c.iter
+		c.mu.Unlock()
+		msg, err := iter.Next()
+		if err == nil {
+			c.handle(msg)
+			continue
+		}
+		if c.isHalted() {
+			return
+		}
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			// Closed under us: the connection closed for good, or the consumer
+			// was deleted. Reopen it, unless the connection is gone.
+			if !c.reopen() {
+				return
+			}
+			continue
+		}
+		c.log.Warn("bus consumer: next message", "err", err)
+		if !c.wait(250 * time.Millisecond) {
+			return
+		}
+	}
+}
+
+// reopen recreates the consumer with backoff until it works, Stop is called,
+// or the connection is closed for good.
+func (c *Consumer) reopen() bool {
+	for attempt := 1; ; attempt++ {
+		if c.bus.nc.IsClosed() {
+			c.log.Error("bus consumer: connection closed, consumer stops")
+			return false
+		}
+		ctx, cancel := context.WithTimeout(c.base, requestTimeout)
+		err := c.open(ctx)
+		cancel()
+		if err == nil {
+			c.log.Info("bus consumer: reopened")
+			return true
+		}
+		c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
+		if !c.wait(reconnectDelay(attempt)) {
+			return false
+		}
+	}
+}
+
+// wait waits d and reports whether the consumer is still running.
+func (c *Consumer) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.haltCh:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (c *Consumer) isHalted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.halted
+}

@@ -1,0 +1,15 @@
+-- +goose Up
+CREATE TABLE outbox (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id     TEXT NOT NULL UNIQUE,
+    subject      TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    headers      TEXT NOT NULL DEFAULT '{}',
+    created_at   TIMESTAMP NOT NULL,
+    published_at TIMESTAMP
+);
+CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+-- +goose Down
+DROP TABLE outbox;

@@ -1,0 +1,391 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"emporium/internal/platform/sqldb"
+)
+
+// Publisher publishes one message and waits for the bus to store it; msgID is
+// the deduplication key. *bus.Bus is one.
+type Publisher interface {
+	Publish(ctx context.Context, subject, msgID string, data []byte, header nats.Header) error
+}
+
+// RelayConfig tunes a Relay. Zero values take the defaults.
+type RelayConfig struct {
+	Batch           int           // rows per round; 100
+	PollInterval    time.Duration // wait after a round that was not full; 100ms
+	Retention       time.Duration // how long published rows are kept; 24h
+	CleanupInterval time.Duration // how often old rows are deleted; 1m
+	MaxBackoff      time.Duration // longest wait while the bus is down; 5s
+	PublishTimeout  time.Duration // bound on one publish; 5s
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer
+}
+
+// Relay moves events from the outbox table to the bus. Its only state is the
+// table, so it can stop at any point and a new one carries on.
+//
+// On PostgreSQL several replicas may run a relay on one database. Each round
+// runs in one transaction that first takes a transaction-scoped advisory lock
+// (pg_try_advisory_xact_lock) and holds it while it reads a batch, publishes
+// it and marks it; a replica that does not get the lock skips the round. So
+// one relay publishes at a time, rows go out in sequence order, and a row
+// marked by one relay is committed before another can read it: nothing is
+// published twice by two relays. FOR UPDATE SKIP LOCKED would let replicas
+// publish different batches at once, but then a later batch can reach the
+// bus before an earlier one, which breaks the order consumers rely on; one
+// serial publisher is fast enough for one service's events.
+//
+// On SQLite (one process per file) a round reads outside any transaction,
+// publishes, then marks in a short write transaction, so the single writer
+// connection is never held during network I/O.
+//
+// "In order" means sequence order among committed rows. On PostgreSQL a
+// transaction that took a lower sequence but commits after a row with a higher
+// one was published is published after it; events about one entity keep their
+// order because their transactions serialize on that entity's row.
+//
+// Run one Run per Relay at a time; run a Relay per process.
+type Relay struct {
+	db  *sqldb.DB
+	pub Publisher
+	cfg RelayConfig
+	log *slog.Logger
+	m   *metrics
+
+	// beforeMark, set by tests, runs after a batch is published and before it
+	// is marked; an error abandons the round as a crash there would.
+	beforeMark func() error
+	gaugedAt   time.Time
+}
+
+// relayLockKey is the advisory lock of the relay ("outbox" in ASCII). Advisory
+// locks are per database, and each service has its own.
+const relayLockKey int64 = 0x6f7574626f78
+
+// NewRelay returns a relay from db's outbox to pub.
+func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 100
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.CleanupInterval <= 0 {
+		cfg.CleanupInterval = time.Minute
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Relay{db: db, pub: pub, cfg: cfg, log: log.With("component", "outbox-relay"),
+		m: newMetrics(cfg.Registerer)}
+}
+
+// Run publishes the outbox until ctx ends, then returns nil. While the bus is
+// down it backs off, logging a warning, and resumes in order when it returns.
+func (r *Relay) Run(ctx context.Context) error {
+	failures := 0
+	nextCleanup := time.Now()
+	for {
+		n, err := r.round(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			failures++
+			r.m.failures.Inc()
+			delay := r.backoff(failures)
+			r.log.Warn("outbox relay: round failed, backing off", "err", err,
+				"failures", failures, "retry_in", delay)
+			r.gauges(ctx, true)
+			if !sleep(ctx, delay) {
+				return nil
+			}
+			continue
+		}
+		if failures > 0 {
+			r.log.Info("outbox relay: resumed", "after_failures", failures)
+			failures = 0
+		}
+		if now := time.Now(); !now.Before(nextCleanup) {
+			if _, err := r.cleanup(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("outbox relay: cleanup", "err", err)
+			}
+			nextCleanup = now.Add(r.cfg.CleanupInterval)
+		}
+		r.gauges(ctx, false)
+		if n >= r.cfg.Batch {
+			continue
+		}
+		if !sleep(ctx, r.cfg.PollInterval) {
+			return nil
+		}
+	}
+}
+
+// round publishes one batch and reports how many rows it published.
+func (r *Relay) round(ctx context.Context) (int, error) {
+	if r.db.Dialect() == sqldb.Postgres {
+		return r.roundLocked(ctx)
+	}
+	return r.roundUnlocked(ctx)
+}
+
+// batchTimeout bounds the transaction of one PostgreSQL round.
+const batchTimeout = time.Minute
+
+func (r *Relay) roundLocked(ctx context.Context) (int, error) {
+	// The transaction outlives ctx so that rows already published when ctx
+	// ends are still marked; publishing itself stops with ctx.
+	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	var published int
+	var pubErr error
+	// Read committed, whatever the server's default: each statement must see
+	// the rows the previous lock holder marked before it released the lock.
+	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	err := r.db.TxOptions(txCtx, opts, func(tx *sqldb.Tx) error {
+		published, pubErr = 0, nil
+		var locked bool
+		err := tx.QueryRowContext(txCtx, "SELECT pg_try_advisory_xact_lock($1)",
+			relayLockKey).Scan(&locked)
+		if err != nil || !locked {
+			return err
+		}
+		rows, err := readBatch(txCtx, tx, r.cfg.Batch)
+		if err != nil {
+			return err
+		}
+		done, err := r.publish(ctx, rows)
+		pubErr = err
+		if len(done) == 0 {
+			return nil
+		}
+		if r.beforeMark != nil {
+			if err := r.beforeMark(); err != nil {
+				return err
+			}
+		}
+		if err := markPublished(txCtx, tx, done); err != nil {
+			return err
+		}
+		published = len(done)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox relay: %w", err)
+	}
+	r.m.published.Add(float64(published))
+	if pubErr != nil {
+		return published, fmt.Errorf("outbox relay: %w", pubErr)
+	}
+	return published, nil
+}
+
+func (r *Relay) roundUnlocked(ctx context.Context) (int, error) {
+	rows, err := readBatch(ctx, r.db, r.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("outbox relay: %w", err)
+	}
+	done, pubErr := r.publish(ctx, rows)
+	if len(done) > 0 {
+		if r.beforeMark != nil {
+			if err := r.beforeMark(); err != nil {
+				return 0, fmt.Errorf("outbox relay: %w", err)
+			}
+		}
+		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		defer cancel()
+		err := r.db.Tx(markCtx, func(tx *sqldb.Tx) error {
+			return markPublished(markCtx, tx, done)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("outbox relay: %w", err)
+		}
+		r.m.published.Add(float64(len(done)))
+	}
+	if pubErr != nil {
+		return len(done), fmt.Errorf("outbox relay: %w", pubErr)
+	}
+	return len(done), nil
+}
+
+// row is one outbox entry waiting to be published.
+type row struct {
+	seq       int64
+	eventID   string
+	subject   string
+	payload   string
+	headers   string
+	createdAt time.Time
+}
+
+// querier is what reading needs: the database outside a transaction or a Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readBatch(ctx context.Context, q querier, limit int) ([]row, error) {
+	rs, err := q.QueryContext(ctx, `SELECT seq, event_id, subject, payload, headers, created_at
+		FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read batch: %w", err)
+	}
+	defer rs.Close()
+	var rows []row
+	for rs.Next() {
+		var x row
+		if err := rs.Scan(&x.seq, &x.eventID, &x.subject, &x.payload, &x.headers,
+			&x.createdAt); err != nil {
+			return nil, fmt.Errorf("read batch: %w", err)
+		}
+		rows = append(rows, x)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("read batch: %w", err)
+	}
+	return rows, nil
+}
+
+// publish publishes rows in order and stops at the first failure, returning
+// the rows that were published.
+func (r *Relay) publish(ctx context.Context, rows []row) ([]row, error) {
+	for i, x := range rows {
+		header, err := decodeHeaders(x.headers)
+		if err != nil {
+			// Headers only carry trace context; an event is not held back for it.
+			r.log.Warn("outbox relay: bad headers", "event_id", x.eventID, "err", err)
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+		err = r.pub.Publish(pctx, x.subject, x.eventID, []byte(x.payload), header)
+		cancel()
+		if err != nil {
+			return rows[:i], fmt.Errorf("publish %s %s: %w", x.subject, x.eventID, err)
+		}
+		r.m.delay.Observe(time.Since(x.createdAt).Seconds())
+	}
+	return rows, nil
+}
+
+func decodeHeaders(s string) (nats.Header, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	h := make(nats.Header, len(m))
+	for k, v := range m {
+		h.Set(k, v)
+	}
+	return h, nil
+}
+
+func markPublished(ctx context.Context, tx *sqldb.Tx, rows []row) error {
+	var q strings.Builder
+	q.WriteString("UPDATE outbox SET published_at = $1 WHERE seq IN (")
+	args := make([]any, 0, len(rows)+1)
+	args = append(args, time.Now().UTC())
+	for i, x := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("$" + strconv.Itoa(i+2))
+		args = append(args, x.seq)
+	}
+	q.WriteString(")")
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("mark published: %w", err)
+	}
+	return nil
+}
+
+// cleanupChunk bounds one delete, so SQLite's writer is never held for long.
+const cleanupChunk = 1000
+
+// cleanup deletes rows published longer than Retention ago.
+func (r *Relay) cleanup(ctx context.Context) (int64, error) {
+	cutoff := time.Now().UTC().Add(-r.cfg.Retention)
+	var total int64
+	for {
+		res, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (
+			SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < $1
+			ORDER BY seq LIMIT $2)`, cutoff, cleanupChunk)
+		if err != nil {
+			return total, fmt.Errorf("outbox cleanup: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("outbox cleanup: %w", err)
+		}
+		total += n
+		if n < cleanupChunk {
+			return total, nil
+		}
+	}
+}
+
+// gauges refreshes the backlog and lag gauges, at most once a second unless
+// forced.
+func (r *Relay) gauges(ctx context.Context, force bool) {
+	if !force && time.Since(r.gaugedAt) < time.Second {
+		return
+	}
+	r.gaugedAt = time.Now()
+	var backlog int64
+	if err := r.db.QueryRowContext(ctx,
+		"SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").Scan(&backlog); err != nil {
+		return
+	}
+	r.m.backlog.Set(float64(backlog))
+	var oldest time.Time
+	err := r.db.QueryRowContext(ctx, `SELECT created_at FROM outbox
+		WHERE published_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		r.m.lag.Set(0)
+	case err == nil:
+		r.m.lag.Set(max(time.Since(oldest).Seconds(), 0))
+	}
+}
+
+// backoff doubles from PollInterval up to MaxBackoff, with ±20% jitter.
+func (r *Relay) backoff(failures int) time.Duration {
+	d := r.cfg.PollInterval << min(failures-1, 16)
+	d = min(d, r.cfg.MaxBackoff)
+	return d - d/5 + rand.N(2*d/5+1)
+}
+
+// sleep waits d and reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
