@@ -26,7 +26,11 @@ type ServerConfig struct {
 	Name string
 	// PublicAddr and InternalAddr are listen addresses; ":0" picks a port.
 	PublicAddr, InternalAddr string
-	Public, Internal         http.Handler
+	// PublicListener and InternalListener, when set, are already bound and
+	// used instead of the addresses: the all-in-one binds every service's
+	// ports before it builds the services that call each other.
+	PublicListener, InternalListener net.Listener
+	Public, Internal                 http.Handler
 	// Logger receives the server's own messages. Nil means slog.Default().
 	Logger *slog.Logger
 	// ShutdownTimeout bounds how long in-flight requests may finish after
@@ -51,6 +55,8 @@ type listener struct {
 	addr string
 	srv  *http.Server
 	ln   net.Listener
+	// bound is a listener handed in already bound, used by Listen.
+	bound net.Listener
 }
 
 // NewServer returns a Server for cfg; nothing is bound until Listen or Serve.
@@ -70,16 +76,17 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	logger = logger.With(slog.String("server", cfg.Name))
 	s := &Server{cfg: cfg, logger: logger}
-	s.listeners = append(s.listeners, s.newListener("public", cfg.PublicAddr, cfg.Public))
+	s.listeners = append(s.listeners,
+		s.newListener("public", cfg.PublicAddr, cfg.PublicListener, cfg.Public))
 	if cfg.Internal != nil {
 		s.listeners = append(s.listeners,
-			s.newListener("internal", cfg.InternalAddr, cfg.Internal))
+			s.newListener("internal", cfg.InternalAddr, cfg.InternalListener, cfg.Internal))
 	}
 	return s
 }
 
-func (s *Server) newListener(side, addr string, h http.Handler) *listener {
-	return &listener{side: side, addr: addr, srv: &http.Server{
+func (s *Server) newListener(side, addr string, ln net.Listener, h http.Handler) *listener {
+	return &listener{side: side, addr: addr, bound: ln, srv: &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
@@ -100,6 +107,10 @@ func (s *Server) Listen() error {
 		}
 	}
 	for _, l := range s.listeners {
+		if l.bound != nil {
+			l.ln, l.bound = l.bound, nil
+			continue
+		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			s.closeListeners()

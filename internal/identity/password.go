@@ -1,0 +1,156 @@
+package identity
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2Params are the argon2id cost parameters. They are stored with every
+// hash (PHC string format), so raising them later upgrades old hashes at the
+// user's next login.
+type Argon2Params struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// DefaultArgon2 is OWASP's floor for argon2id: 19 MiB, 2 iterations, 1 lane.
+var DefaultArgon2 = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// Hasher hashes and verifies passwords with argon2id. At most one hash per CPU
+// runs at a time, so a flood of logins queues instead of exhausting memory.
+type Hasher struct {
+	params Argon2Params
+	slots  chan struct{}
+	dummy  string // verified against when the email is unknown, to equalise timing
+}
+
+// NewHasher returns a Hasher with the given parameters.
+func NewHasher(p Argon2Params) (*Hasher, error) {
+	if p.MemoryKiB < DefaultArgon2.MemoryKiB || p.Time < DefaultArgon2.Time || p.Threads < 1 {
+		return nil, fmt.Errorf("argon2id parameters %+v are below OWASP's floor %+v", p, DefaultArgon2)
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	dummy, err := h.Hash(context.Background(), "not a real password, used for timing")
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = dummy
+	return h, nil
+}
+
+// Hash returns the PHC string of password under fresh salt.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, keyLen)
+	return encodePHC(h.params, salt, key), nil
+}
+
+// Verify reports whether password matches the PHC string encoded, and whether
+// the hash should be replaced because its parameters are below the current ones.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
+	p, salt, want, err := decodePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
+	ok = subtle.ConstantTimeCompare(got, want) == 1
+	rehash = p.MemoryKiB < h.params.MemoryKiB || p.Time < h.params.Time || p.Threads < h.params.Threads
+	return ok, rehash, nil
+}
+
+// VerifyDummy spends the time a real verification would, for unknown emails.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, h.dummy, password)
+	return err
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait to hash: %w", ctx.Err())
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+var b64 = base64.RawStdEncoding
+
+func encodePHC(p Argon2Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+var errBadHash = errors.New("stored password hash is not an argon2id PHC string")
+
+func decodePHC(s string) (p Argon2Params, salt, key []byte, err error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, errBadHash
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, errBadHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if salt, err = b64.DecodeString(parts[4]); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
+}
+
+// commonPasswordList is zxcvbn's list of the 47,023 most common passwords
+// (MIT licence, Dropbox), one per line, most common first.
+//
+//go:embed common_passwords.txt
+var commonPasswordList []byte
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	set := make(map[string]struct{}, 50000)
+	sc := bufio.NewScanner(bytes.NewReader(commonPasswordList))
+	for sc.Scan() {
+		set[sc.Text()] = struct{}{}
+	}
+	return set
+})
+
+// isCommonPassword reports whether pw, ignoring case, is on the common list.
+func isCommonPassword(pw string) bool {
+	_, found := commonPasswords()[strings.ToLower(pw)]
+	return found
+}

@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"emporium/internal/platform/auth"
+	"emporium/internal/platform/bus"
+	"emporium/internal/platform/gateway"
+	"emporium/internal/platform/inbox"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/web"
+)
+
+// AllInOneRuntime is the whole shop in one process: an embedded NATS server,
+// every unit on loopback listeners with its own SQLite file, and the front
+// door. Start it, then Run it.
+type AllInOneRuntime struct {
+	cfg      AllInOne
+	log      *slog.Logger
+	nats     *bus.Embedded
+	services []*served
+	front    *web.Server
+	closers  []func() // run in reverse at the end
+}
+
+// StartAllInOne opens everything: data directory, embedded NATS, databases
+// (migrated), buses, listeners (the front door's too) and services. Nothing is
+// served until Run.
+// On error, what was opened is closed again.
+func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Logger) (_ *AllInOneRuntime, err error) {
+	rt := &AllInOneRuntime{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			rt.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	rt.nats, err = bus.StartEmbedded(bus.EmbeddedConfig{
+		Dir: filepath.Join(cfg.DataDir, "nats"), Logger: log.With(slog.String("component", "nats")),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, rt.nats.Shutdown)
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	token := auth.NewServiceSecret()
+
+	// Bind every listener first: services learn each other's addresses
+	// before any of them is built.
+	lns := make([]Listeners, len(units))
+	peers := map[string]string{}
+	for i, u := range units {
+		if lns[i], err = loopbackListeners(); err != nil {
+			return nil, err
+		}
+		rt.closers = append(rt.closers, func() { lns[i].Public.Close(); lns[i].Internal.Close() })
+		peers[u.Name] = "http://" + lns[i].Internal.Addr().String()
+	}
+	var verifier *auth.Verifier
+	for i, u := range units {
+		if u.Name == "identity" {
+			verifier, err = auth.NewVerifier(auth.VerifierConfig{
+				JWKSURL: "http://" + lns[i].Public.Addr().String() + "/.well-known/jwks.json",
+				Logger:  log,
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	var routes []gateway.Route
+	for i, u := range units {
+		d := Deps{Name: u.Name, Logger: log.With(slog.String("service", u.Name)),
+			Registry: prometheus.WrapRegistererWith(prometheus.Labels{"service": u.Name}, registry),
+			Verifier: verifier, ServiceToken: token, Peers: peers}
+		if d.DB, err = openDB(ctx, "sqlite:"+filepath.Join(cfg.DataDir, u.Name+".db"), u.Schemas); err != nil {
+			return nil, fmt.Errorf("%s: %w", u.Name, err)
+		}
+		rt.closers = append(rt.closers, func() { d.DB.Close() })
+		nc, err := rt.nats.Connect(u.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", u.Name, err)
+		}
+		if d.Bus, err = bus.New(nc, bus.Options{Logger: d.Logger, Registerer: d.Registry}); err != nil {
+			return nil, fmt.Errorf("%s: %w", u.Name, err)
+		}
+		rt.closers = append(rt.closers, d.Bus.Close)
+		svc, err := u.Build(ctx, d)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", u.Name, err)
+		}
+		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout)
+		if err != nil {
+			return nil, err
+		}
+		rt.services = append(rt.services, s)
+		target := &url.URL{Scheme: "http", Host: lns[i].Public.Addr().String()}
+		for _, p := range svc.Prefixes {
+			routes = append(routes, gateway.Route{Prefix: p, Target: target})
+		}
+	}
+	rt.front = rt.frontDoor(routes, registry)
+	if err := rt.front.Listen(); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// frontDoor is the one public port: the gateway behind the middleware stack,
+// and an internal port with metrics and the probes for the whole process.
+func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheus.Registry) *web.Server {
+	// Each service's readiness covers its database and its connection to NATS.
+	var checks []web.Check
+	for _, s := range rt.services {
+		checks = append(checks, web.Check{Name: s.name, Run: s.ready})
+	}
+	health := &web.Health{Checks: checks, Logger: rt.log}
+	probes := web.NewRouter()
+	probes.Handle("GET /livez", http.HandlerFunc(health.Livez))
+	probes.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": "gateway"}, registry)
+	public := web.Stack(gateway.New(routes, probes, rt.log), web.StackConfig{Logger: rt.log, Registerer: reg})
+	internal := web.NewRouter()
+	internal.Handle("GET /livez", http.HandlerFunc(health.Livez))
+	internal.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
+	internal.Handle("GET /metrics", web.MetricsHandler(registry))
+	return web.NewServer(web.ServerConfig{Name: "front-door", PublicAddr: rt.cfg.Addr,
+		InternalAddr: rt.cfg.InternalAddr, Public: public, Internal: internal, Logger: rt.log,
+		ShutdownTimeout: rt.cfg.ShutdownTimeout})
+}
+
+// Addr is the front door's address.
+func (rt *AllInOneRuntime) Addr() string { return rt.front.PublicAddr() }
+
+// Run serves until ctx ends, then shuts down in order: the front door stops
+// taking requests and drains, then the services drain, stop consuming and
+// stop their workers, then buses, databases and NATS close.
+func (rt *AllInOneRuntime) Run(ctx context.Context) error {
+	defer rt.close()
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(rt.services)+1)
+	for _, s := range rt.services {
+		wg.Go(func() {
+			if err := s.run(svcCtx); err != nil {
+				errc <- err
+				stopServices()
+			}
+		})
+	}
+	frontCtx, stopFront := context.WithCancel(ctx)
+	defer stopFront()
+	go func() { // a service that fails takes the process down
+		<-svcCtx.Done()
+		stopFront()
+	}()
+	rt.log.InfoContext(ctx, "emporium is ready", slog.String("addr", rt.front.PublicAddr()),
+		slog.String("internal_addr", rt.front.InternalAddr()),
+		slog.String("data_dir", rt.cfg.DataDir), slog.Int("services", len(rt.services)))
+	if err := rt.front.Serve(frontCtx); err != nil {
+		errc <- err
+	}
+	stopServices()
+	wg.Wait()
+	close(errc)
+	var err error
+	for e := range errc {
+		err = errors.Join(err, e)
+	}
+	if err == nil {
+		rt.log.Info("emporium stopped cleanly")
+	}
+	return err
+}
+
+func (rt *AllInOneRuntime) close() {
+	for i := len(rt.closers) - 1; i >= 0; i-- {
+		rt.closers[i]()
+	}
+	rt.closers = nil
+}
+
+func loopbackListeners() (Listeners, error) {
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Listeners{}, err
+	}
+	internal, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		pub.Close()
+		return Listeners{}, err
+	}
+	return Listeners{Public: pub, Internal: internal}, nil
+}
+
+// openDB opens and migrates a service's database, with the outbox and inbox.
+func openDB(ctx context.Context, rawURL string, schemas []sqldb.Schema) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	all := append([]sqldb.Schema{outbox.Schema, inbox.Schema}, schemas...)
+	if err := db.Migrate(ctx, all...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}

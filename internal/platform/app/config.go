@@ -1,0 +1,71 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"emporium/internal/platform/auth"
+)
+
+// Base is the configuration every service's own command reads (config.Load).
+type Base struct {
+	PublicAddr   string `env:"PUBLIC_ADDR" default:":8080"`
+	InternalAddr string `env:"INTERNAL_ADDR" default:":9090"`
+	DatabaseURL  string `env:"DATABASE_URL" required:"true" secret:"url"`
+	NATSURL      string `env:"NATS_URL" default:"nats://127.0.0.1:4222" secret:"url"`
+	RedisURL     string `env:"REDIS_URL" secret:"url"`
+	ServiceToken string `env:"EMPORIUM_SERVICE_TOKEN" required:"true" secret:"true"`
+	JWKSURL      string `env:"IDENTITY_JWKS_URL" default:"http://identity:8080/.well-known/jwks.json"`
+	Peers
+	Observability
+}
+
+// Peers are the internal base URLs of the services a service may call.
+type Peers struct {
+	Identity string `env:"IDENTITY_INTERNAL_URL" default:"http://identity:9090"`
+	Catalog  string `env:"CATALOG_INTERNAL_URL" default:"http://catalog:9090"`
+	Cart     string `env:"CART_INTERNAL_URL" default:"http://cart:9090"`
+	Order    string `env:"ORDER_INTERNAL_URL" default:"http://order:9090"`
+	Payment  string `env:"PAYMENT_INTERNAL_URL" default:"http://payment:9090"`
+}
+
+// Map returns the peers by service name.
+func (p Peers) Map() map[string]string {
+	return map[string]string{"identity": p.Identity, "catalog": p.Catalog, "cart": p.Cart,
+		"order": p.Order, "payment": p.Payment}
+}
+
+// Observability is the logging, tracing and shutdown configuration shared by
+// the services' commands and the all-in-one.
+type Observability struct {
+	LogLevel        slog.Level    `env:"LOG_LEVEL" default:"info"`
+	OTLPEndpoint    string        `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"15s"`
+}
+
+// Validate checks what the types alone cannot.
+func (b *Base) Validate() error {
+	var problems []error
+	if !strings.HasPrefix(b.DatabaseURL, "postgres://") && !strings.HasPrefix(b.DatabaseURL, "postgresql://") &&
+		!strings.HasPrefix(b.DatabaseURL, "sqlite:") {
+		problems = append(problems, errors.New("DATABASE_URL must be a postgres:// or sqlite: URL"))
+	}
+	if err := auth.ValidateServiceSecret(b.ServiceToken); err != nil {
+		problems = append(problems, fmt.Errorf("EMPORIUM_SERVICE_TOKEN: %w", err))
+	}
+	if b.RedisURL != "" && !strings.HasPrefix(b.RedisURL, "redis://") && !strings.HasPrefix(b.RedisURL, "rediss://") {
+		problems = append(problems, errors.New("REDIS_URL must be a redis:// or rediss:// URL"))
+	}
+	return errors.Join(problems...)
+}
+
+// AllInOne is the configuration of cmd/emporium, the whole shop in one process.
+type AllInOne struct {
+	Addr         string `env:"EMPORIUM_ADDR" default:"127.0.0.1:8080"`
+	InternalAddr string `env:"EMPORIUM_INTERNAL_ADDR" default:"127.0.0.1:8081"`
+	DataDir      string `env:"EMPORIUM_DATA_DIR" default:"./data"`
+	Observability
+}

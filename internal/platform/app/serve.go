@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"emporium/internal/platform/auth"
+	"emporium/internal/platform/bus"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/web"
+)
+
+// Listeners are the bound sockets a service serves on.
+type Listeners struct {
+	Public, Internal net.Listener
+}
+
+// served is a service ready to serve: its server and what runs beside it.
+type served struct {
+	name    string
+	deps    Deps
+	svc     *Service
+	server  *web.Server
+	health  *web.Health
+	workers []Worker
+}
+
+// prepare makes the service's streams and HTTP server; nothing runs yet.
+func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer prometheus.Gatherer,
+	shutdownTimeout time.Duration) (*served, error) {
+	if svc.Stream != nil {
+		if err := d.Bus.EnsureStream(ctx, *svc.Stream); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		}
+	}
+	if len(svc.Consumers) > 0 {
+		if err := d.Bus.EnsureDeadLetter(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		}
+	}
+	s := &served{name: d.Name, deps: d, svc: svc}
+	s.health = &web.Health{Checks: append([]web.Check{
+		{Name: "database", Run: d.DB.Ping},
+		{Name: "bus", Run: d.Bus.Ready},
+	}, svc.Checks...)}
+	s.server = web.NewServer(web.ServerConfig{
+		Name:             d.Name,
+		PublicListener:   ln.Public,
+		InternalListener: ln.Internal,
+		Public:           s.publicHandler(),
+		Internal:         s.internalHandler(gatherer),
+		Logger:           d.Logger,
+		ShutdownTimeout:  shutdownTimeout,
+	})
+	if svc.Stream != nil {
+		relay := outbox.NewRelay(d.DB, d.Bus, outbox.RelayConfig{Logger: d.Logger, Registerer: d.Registry})
+		s.workers = append(s.workers, Worker{Name: "outbox-relay", Run: relay.Run})
+	}
+	s.workers = append(s.workers, svc.Workers...)
+	return s, nil
+}
+
+// publicHandler serves the probes beside the service's public routes, which
+// see the caller of a valid access token.
+func (s *served) publicHandler() http.Handler {
+	mux := web.NewRouter()
+	mux.Handle("GET /livez", http.HandlerFunc(s.health.Livez))
+	mux.Handle("GET /readyz", http.HandlerFunc(s.health.Readyz))
+	var h http.Handler = s.svc.Public
+	if s.deps.Verifier != nil {
+		h = auth.Authenticate(s.deps.Verifier)(h)
+	}
+	mux.Handle("/", h)
+	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry})
+}
+
+// internalHandler serves the probes and metrics, and the service's internal
+// routes behind the service credential.
+func (s *served) internalHandler(gatherer prometheus.Gatherer) http.Handler {
+	mux := web.NewRouter()
+	mux.Handle("GET /livez", http.HandlerFunc(s.health.Livez))
+	mux.Handle("GET /readyz", http.HandlerFunc(s.health.Readyz))
+	mux.Handle("GET /metrics", web.MetricsHandler(gatherer))
+	if s.svc.Internal != nil {
+		mux.Handle("/internal/", auth.RequireService(s.deps.ServiceToken)(s.svc.Internal))
+	}
+	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry})
+}
+
+// run serves until ctx ends, then stops in order: the HTTP server drains its
+// in-flight requests, consumers finish the event in hand, then the workers
+// (the outbox relay among them) stop. Whatever is not yet relayed stays in
+// the outbox for the next start.
+func (s *served) run(ctx context.Context) error {
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	for _, w := range s.workers {
+		wg.Go(func() { runWorker(workCtx, s.deps.Logger, w) })
+	}
+	var consumers []*bus.Consumer
+	var err error
+	for _, cfg := range s.svc.Consumers {
+		c, cerr := s.deps.Bus.Consume(workCtx, cfg)
+		if cerr != nil {
+			err = fmt.Errorf("%s: %w", s.name, cerr)
+			break
+		}
+		consumers = append(consumers, c)
+	}
+	if err == nil {
+		err = s.server.Serve(ctx)
+	}
+	for _, c := range consumers {
+		c.Stop()
+	}
+	stopWork()
+	wg.Wait()
+	return err
+}
+
+// runWorker runs w until ctx ends, restarting it after an error with a
+// growing pause, so a worker that trips over an outage comes back by itself.
+func runWorker(ctx context.Context, log *slog.Logger, w Worker) {
+	pause := time.Second
+	for {
+		err := w.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("returned before shutdown")
+		}
+		log.ErrorContext(ctx, "worker stopped; restarting", slog.String("worker", w.Name),
+			slog.String("error", err.Error()), slog.Duration("pause", pause))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
+
+// ready runs the service's readiness checks; the front door's /readyz uses it.
+func (s *served) ready(ctx context.Context) error {
+	var errs []error
+	for _, c := range s.health.Checks {
+		if err := c.Run(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
