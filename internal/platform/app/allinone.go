@@ -147,6 +147,10 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 		ShutdownTimeout: rt.cfg.ShutdownTimeout})
 }
 
+// InternalAddr is the address of the front door's internal listener, with
+// the process's metrics and probes.
+func (rt *AllInOneRuntime) InternalAddr() string { return rt.front.InternalAddr() }
+
 // Addr is the front door's address.
 func (rt *AllInOneRuntime) Addr() string { return rt.front.PublicAddr() }
 
