@@ -1,9 +1,9 @@
 package httpclient
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"emporium/internal/platform/observability"
 )
 
 // metrics are one Client's series, curried with its peer label.
@@ -17,16 +17,16 @@ func newMetrics(reg prometheus.Registerer, peer string) *metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	duration := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	duration := observability.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "http_client_request_duration_seconds",
 		Help:    "Duration of outbound HTTP requests (each attempt) by peer service.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"peer", "method", "code"}))
-	retries := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	retries := observability.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_client_retries_total",
 		Help: "Outbound HTTP requests retried, by peer service.",
 	}, []string{"peer"}))
-	state := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	state := observability.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "http_client_breaker_state",
 		Help: "Circuit breaker state by peer service: 0 closed, 1 half-open, 2 open.",
 	}, []string{"peer"}))
@@ -38,19 +38,4 @@ func newMetrics(reg prometheus.Registerer, peer string) *metrics {
 	}
 	m.breakerState.Set(0)
 	return m
-}
-
-// register registers c, or returns the collector already registered under the
-// same description, so that several Clients can share one Registerer.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }

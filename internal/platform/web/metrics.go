@@ -1,14 +1,14 @@
 package web
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"emporium/internal/platform/observability"
 )
 
 // durationBuckets are OpenTelemetry's recommended boundaries for
@@ -52,13 +52,13 @@ func Metrics(reg prometheus.Registerer, service string) func(http.Handler) http.
 	if service != "" {
 		constLabels = prometheus.Labels{"service": service}
 	}
-	duration := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	duration := observability.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "http_server_request_duration_seconds",
 		Help:        "Duration of HTTP server requests.",
 		Buckets:     durationBuckets,
 		ConstLabels: constLabels,
 	}, []string{"http_request_method", "http_route", "http_response_status_code"}))
-	active := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	active := observability.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name:        "http_server_active_requests",
 		Help:        "Number of HTTP server requests in flight.",
 		ConstLabels: constLabels,
@@ -90,21 +90,6 @@ func Metrics(reg prometheus.Registerer, service string) func(http.Handler) http.
 			finished = true
 		})
 	}
-}
-
-// register registers c on reg, or returns the equal collector already there.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(fmt.Sprintf("web: register metrics: %v", err))
 }
 
 // MetricsHandler serves g's metrics in the Prometheus exposition format, for
