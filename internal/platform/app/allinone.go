@@ -74,11 +74,13 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		peers[u.Name] = "http://" + lns[i].Internal.Addr().String()
 	}
 	var verifier *auth.Verifier
+	revoked := &auth.RevocationList{}
 	for i, u := range units {
 		if u.Name == "identity" {
 			verifier, err = auth.NewVerifier(auth.VerifierConfig{
-				JWKSURL: "http://" + lns[i].Public.Addr().String() + "/.well-known/jwks.json",
-				Logger:  log,
+				JWKSURL:     "http://" + lns[i].Public.Addr().String() + "/.well-known/jwks.json",
+				Revocations: revoked,
+				Logger:      log,
 			})
 			if err != nil {
 				return nil, err
@@ -116,6 +118,11 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		for _, p := range svc.Prefixes {
 			routes = append(routes, gateway.Route{Prefix: p, Target: target})
 		}
+	}
+	if verifier != nil && len(rt.services) > 0 {
+		// One feed serves the one verifier every service shares.
+		s := rt.services[0]
+		s.workers = append(s.workers, revocationFeed(s.deps.Bus, revoked, log))
 	}
 	rt.front = rt.frontDoor(routes, registry)
 	if err := rt.front.Listen(); err != nil {

@@ -16,7 +16,6 @@ type Base struct {
 	InternalAddr string `env:"INTERNAL_ADDR" default:":9090"`
 	DatabaseURL  string `env:"DATABASE_URL" required:"true" secret:"url"`
 	NATSURL      string `env:"NATS_URL" default:"nats://127.0.0.1:4222" secret:"url"`
-	RedisURL     string `env:"REDIS_URL" secret:"url"`
 	ServiceToken string `env:"EMPORIUM_SERVICE_TOKEN" required:"true" secret:"true"`
 	JWKSURL      string `env:"IDENTITY_JWKS_URL" default:"http://identity:8080/.well-known/jwks.json"`
 	Peers
@@ -55,9 +54,6 @@ func (b *Base) Validate() error {
 	}
 	if err := auth.ValidateServiceSecret(b.ServiceToken); err != nil {
 		problems = append(problems, fmt.Errorf("EMPORIUM_SERVICE_TOKEN: %w", err))
-	}
-	if b.RedisURL != "" && !strings.HasPrefix(b.RedisURL, "redis://") && !strings.HasPrefix(b.RedisURL, "rediss://") {
-		problems = append(problems, errors.New("REDIS_URL must be a redis:// or rediss:// URL"))
 	}
 	return errors.Join(problems...)
 }

@@ -73,7 +73,8 @@ func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
 		return err
 	}
 	defer bs.Close()
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: b.JWKSURL, Logger: log})
+	revoked := &auth.RevocationList{}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: b.JWKSURL, Revocations: revoked, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -99,5 +100,6 @@ func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
 		ln.Internal.Close()
 		return err
 	}
+	s.workers = append(s.workers, revocationFeed(bs, revoked, log))
 	return s.run(ctx)
 }

@@ -1,0 +1,396 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/errs"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/ratelimit"
+	"emporium/internal/platform/sqldb"
+)
+
+// Service holds the identity use cases. It owns the transactions and writes
+// events to the outbox inside them.
+type Service struct {
+	db     *sqldb.DB
+	hasher *Hasher
+	keys   *Keyring
+	limits ratelimit.Store
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Session is what register, login and refresh answer.
+type Session struct {
+	User         *User  `json:"user"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// Register creates a customer account and signs it in.
+func (s *Service) Register(ctx context.Context, in RegisterRequest, clientIP string) (*Session, error) {
+	if err := s.throttleRegistration(ctx, clientIP); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	now := s.now().UTC()
+	u := &User{ID: uuid.Must(uuid.NewV7()).String(), Email: NormalizeEmail(in.Email), Name: in.Name,
+		Phone: in.Phone, Roles: []string{RoleCustomer}, CreatedAt: now, UpdatedAt: now, passwordHash: hash}
+	var sess *Session
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		if err := s.announce(ctx, tx, event.UserRegistered, u); err != nil {
+			return err
+		}
+		sess, err = s.startSession(ctx, tx, u, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	s.audit(ctx, "user.registered", slog.String("user_id", u.ID), slog.String("ip", clientIP))
+	return sess, nil
+}
+
+// Login checks an email and password and starts a session. Unknown emails and
+// wrong passwords get the same answer after the same work; failures are
+// counted per account and per address, and a throttled account or address is
+// refused even with the right password.
+func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (*Session, error) {
+	email := NormalizeEmail(in.Email)
+	acct, addr := "login:acct:"+email, "login:addr:"+clientIP
+	if err := s.checkThrottle(ctx, acct, addr); err != nil {
+		s.audit(ctx, "login.throttled", slog.String("email", email), slog.String("ip", clientIP))
+		return nil, err
+	}
+	u, err := userBy(ctx, s.db, "email", email)
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+		return nil, s.loginFailed(ctx, acct, addr, email, clientIP, "unknown email")
+	case err != nil:
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, u.passwordHash, in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	if !ok {
+		return nil, s.loginFailed(ctx, acct, addr, email, clientIP, "wrong password")
+	}
+	if err := s.limits.Reset(ctx, acct); err != nil {
+		s.log.WarnContext(ctx, "login: reset throttle", slog.String("error", err.Error()))
+	}
+	var newHash string
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+	}
+	now := s.now().UTC()
+	var sess *Session
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		if newHash != "" {
+			u.passwordHash, u.UpdatedAt = newHash, now
+			if err := updateUser(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		sess, err = s.startSession(ctx, tx, u, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	s.audit(ctx, "login.succeeded", slog.String("user_id", u.ID), slog.String("ip", clientIP),
+		slog.Bool("hash_upgraded", newHash != ""))
+	return sess, nil
+}
+
+func (s *Service) loginFailed(ctx context.Context, acct, addr, email, ip, reason string) error {
+	for _, key := range []string{acct, addr} {
+		if _, err := s.limits.Hit(ctx, key, s.limitFor(key)); err != nil {
+			s.log.WarnContext(ctx, "login: count failure", slog.String("error", err.Error()))
+		}
+	}
+	s.audit(ctx, "login.failed", slog.String("email", email), slog.String("ip", ip), slog.String("reason", reason))
+	return ErrInvalidCredentials
+}
+
+// Refresh exchanges a refresh token for a new pair. The token stops working;
+// presenting it again revokes its whole family, since one of the two holders
+// is not the user.
+func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
+	hash := hashRefreshToken(token)
+	now := s.now().UTC()
+	var sess *Session
+	var reused *session
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		reused = nil
+		sn, err := sessionByToken(ctx, tx, hash)
+		if err != nil {
+			return err
+		}
+		if sn.revokedAt.Valid || now.After(sn.tokenExpires) || now.After(sn.familyExpires) {
+			return ErrInvalidRefreshToken
+		}
+		won := !sn.rotatedAt.Valid
+		if won {
+			if won, err = markRotated(ctx, tx, hash, now); err != nil {
+				return err
+			}
+		}
+		if !won {
+			// Reuse: commit the family's revocation, then refuse.
+			reused = sn
+			return revokeFamily(ctx, tx, sn.familyID, "reuse", now)
+		}
+		u, err := userBy(ctx, tx, "id", sn.userID)
+		if err != nil {
+			return err
+		}
+		sess, err = s.continueSession(ctx, tx, u, sn, now)
+		return err
+	})
+	if err == nil && reused != nil {
+		s.audit(ctx, "refresh.reuse_detected", slog.String("user_id", reused.userID),
+			slog.String("family_id", reused.familyID))
+		return nil, ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	s.audit(ctx, "refresh.succeeded", slog.String("user_id", sess.User.ID))
+	return sess, nil
+}
+
+// Logout ends the session a refresh token belongs to, even if that token has
+// expired or was rotated, or with all every session of its user and their
+// access tokens. An unknown token ends nothing.
+func (s *Service) Logout(ctx context.Context, token string, all bool) error {
+	now := s.now().UTC()
+	var userID string
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		sn, err := sessionByToken(ctx, tx, hashRefreshToken(token))
+		if errors.Is(err, ErrInvalidRefreshToken) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		userID = sn.userID
+		if !all {
+			return revokeFamily(ctx, tx, sn.familyID, "logout", now)
+		}
+		u, err := userBy(ctx, tx, "id", sn.userID)
+		if err != nil {
+			return err
+		}
+		return s.revokeEverything(ctx, tx, u, "logout_all", now)
+	})
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	if userID != "" {
+		s.audit(ctx, "logout", slog.String("user_id", userID), slog.Bool("all", all))
+	}
+	return nil
+}
+
+// Me returns the caller's account.
+func (s *Service) Me(ctx context.Context, userID string) (*User, error) {
+	u, err := userBy(ctx, s.db, "id", userID)
+	if err != nil {
+		return nil, fmt.Errorf("me: %w", err)
+	}
+	return u, nil
+}
+
+// UpdateMe changes the caller's name, phone and SMS consent.
+func (s *Service) UpdateMe(ctx context.Context, userID string, in UpdateMeRequest) (*User, error) {
+	var u *User
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		if u, err = userBy(ctx, tx, "id", userID); err != nil {
+			return err
+		}
+		if !in.apply(u) {
+			return nil
+		}
+		if u.SMSOptIn && u.Phone == nil {
+			return errs.Invalidf("sms_opt_in", "needs a phone number")
+		}
+		u.UpdatedAt = s.now().UTC()
+		if err := updateUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.announce(ctx, tx, event.UserUpdated, u)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update me: %w", err)
+	}
+	return u, nil
+}
+
+// ChangePassword replaces the caller's password after checking the current one,
+// and ends every session and access token of the user.
+func (s *Service) ChangePassword(ctx context.Context, userID string, in ChangePasswordRequest) error {
+	u, err := userBy(ctx, s.db, "id", userID)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	ok, _, err := s.hasher.Verify(ctx, u.passwordHash, in.CurrentPassword)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if !ok {
+		s.audit(ctx, "password.change_refused", slog.String("user_id", userID))
+		return ErrWrongPassword
+	}
+	hash, err := s.hasher.Hash(ctx, in.NewPassword)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	now := s.now().UTC()
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		u, err := userBy(ctx, tx, "id", userID)
+		if err != nil {
+			return err
+		}
+		u.passwordHash = hash
+		return s.revokeEverything(ctx, tx, u, "password_changed", now)
+	})
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	s.audit(ctx, "password.changed", slog.String("user_id", userID))
+	return nil
+}
+
+// ListUsers lists accounts by id, optionally only the one with an email.
+func (s *Service) ListUsers(ctx context.Context, email, after string, limit int) ([]*User, error) {
+	users, err := listUsers(ctx, s.db, NormalizeEmail(email), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// SetRoles replaces a user's roles. The user's access tokens stop working, so
+// the next refresh carries the new roles; the last admin keeps the admin role.
+func (s *Service) SetRoles(ctx context.Context, adminID, userID string, roles []string) (*User, error) {
+	now := s.now().UTC()
+	var u *User
+	var before []string
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		if u, err = userBy(ctx, tx, "id", userID); err != nil {
+			return err
+		}
+		before = u.Roles
+		if slices.Equal(before, roles) {
+			return nil
+		}
+		if u.IsAdmin() && !slices.Contains(roles, RoleAdmin) {
+			n, err := countAdmins(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		u.Roles = roles
+		return s.revokeAccess(ctx, tx, u, "roles_changed", now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set roles: %w", err)
+	}
+	s.audit(ctx, "roles.changed", slog.String("admin_id", adminID), slog.String("user_id", userID),
+		slog.Any("from", before), slog.Any("to", roles))
+	return u, nil
+}
+
+// startSession opens a new refresh-token family for u and signs the pair.
+func (s *Service) startSession(ctx context.Context, tx *sqldb.Tx, u *User, now time.Time) (*Session, error) {
+	sn := &session{familyID: uuid.Must(uuid.NewV7()).String(), userID: u.ID,
+		familyExpires: now.Add(s.cfg.RefreshTTL)}
+	if err := insertFamily(ctx, tx, sn.familyID, u.ID, now, sn.familyExpires); err != nil {
+		return nil, err
+	}
+	return s.continueSession(ctx, tx, u, sn, now)
+}
+
+// continueSession adds the next refresh token to a family and signs the pair.
+func (s *Service) continueSession(ctx context.Context, tx *sqldb.Tx, u *User, sn *session, now time.Time) (*Session, error) {
+	token, hash := newRefreshToken()
+	idle := now.Add(s.cfg.RefreshIdleTTL)
+	if idle.After(sn.familyExpires) {
+		idle = sn.familyExpires
+	}
+	if err := insertRefreshToken(ctx, tx, hash, sn.familyID, now, idle); err != nil {
+		return nil, err
+	}
+	access, ttl, err := s.keys.mintAccess(u, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{User: u, AccessToken: access, RefreshToken: token, TokenType: "Bearer",
+		ExpiresIn: int(ttl / time.Second)}, nil
+}
+
+// revokeEverything ends every session of u and its access tokens, saving u.
+func (s *Service) revokeEverything(ctx context.Context, tx *sqldb.Tx, u *User, cause string, now time.Time) error {
+	if err := revokeUserFamilies(ctx, tx, u.ID, cause, now); err != nil {
+		return err
+	}
+	return s.revokeAccess(ctx, tx, u, cause, now)
+}
+
+// revokeAccess makes every service refuse u's access tokens issued until now,
+// saving u and announcing the revocation.
+func (s *Service) revokeAccess(ctx context.Context, tx *sqldb.Tx, u *User, cause string, now time.Time) error {
+	u.tokensNotBefore, u.UpdatedAt = revocationTime(now), now
+	if err := updateUser(ctx, tx, u); err != nil {
+		return err
+	}
+	env, err := event.New(event.UserTokensRevoked, event.IdentitySource,
+		event.TokensRevoked{UserID: u.ID, NotBefore: u.tokensNotBefore, Reason: cause})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, env)
+}
+
+// announce writes a user event with the contact data other services keep.
+func (s *Service) announce(ctx context.Context, tx *sqldb.Tx, typ string, u *User) error {
+	env, err := event.New(typ, event.IdentitySource, event.UserContact{
+		UserID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone, SMSOptIn: u.SMSOptIn})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, env)
+}
+
+// audit logs a security event. It never carries passwords, tokens or hashes.
+func (s *Service) audit(ctx context.Context, what string, attrs ...slog.Attr) {
+	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", append([]slog.Attr{slog.String("event", what)}, attrs...)...)
+}

@@ -1,0 +1,191 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"emporium/internal/platform/sqldb"
+)
+
+// querier is what both *sqldb.DB (reads) and *sqldb.Tx offer.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+const userColumns = `id, email, name, phone, sms_opt_in, roles, password_hash, tokens_not_before,
+	created_at, updated_at`
+
+// scanner is a row, from QueryRow or from Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(s scanner) (*User, error) {
+	var u User
+	var phone sql.NullString
+	var roles string
+	var notBefore sql.NullTime
+	err := s.Scan(&u.ID, &u.Email, &u.Name, &phone, &u.SMSOptIn, &roles, &u.passwordHash, &notBefore,
+		&u.CreatedAt, &u.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if phone.Valid {
+		u.Phone = &phone.String
+	}
+	u.Roles = strings.Split(roles, ",")
+	u.tokensNotBefore = notBefore.Time.UTC()
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return &u, nil
+}
+
+// userBy reads one user by a unique column, inside tx or from db.
+func userBy(ctx context.Context, q querier, column, value string) (*User, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+column+" = $1", value)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, ErrUserNotFound
+	}
+	u, err := scanUser(rows)
+	if err != nil {
+		return nil, err
+	}
+	return u, rows.Close()
+}
+
+func insertUser(ctx context.Context, tx *sqldb.Tx, u *User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.Email, u.Name, u.Phone, u.SMSOptIn, strings.Join(u.Roles, ","), u.passwordHash,
+		nullTime(u.tokensNotBefore), u.CreatedAt, u.UpdatedAt)
+	if sqldb.IsUnique(err, "email") {
+		return ErrEmailTaken
+	}
+	return err
+}
+
+// updateUser writes every mutable column of u.
+func updateUser(ctx context.Context, tx *sqldb.Tx, u *User) error {
+	_, err := tx.ExecContext(ctx, `UPDATE users SET name = $2, phone = $3, sms_opt_in = $4, roles = $5,
+		password_hash = $6, tokens_not_before = $7, updated_at = $8 WHERE id = $1`,
+		u.ID, u.Name, u.Phone, u.SMSOptIn, strings.Join(u.Roles, ","), u.passwordHash,
+		nullTime(u.tokensNotBefore), u.UpdatedAt)
+	return err
+}
+
+// listUsers returns up to limit+1 users by id after the given id, filtered by
+// email when it is not empty.
+func listUsers(ctx context.Context, db *sqldb.DB, email, after string, limit int) ([]*User, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE ($1 = '' OR email = $1) AND id > $2 ORDER BY id LIMIT $3`, email, after, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var users []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// countAdmins counts the users holding the admin role.
+func countAdmins(ctx context.Context, tx *sqldb.Tx) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users
+		WHERE ',' || roles || ',' LIKE '%,admin,%'`).Scan(&n)
+	return n, err
+}
+
+// session is a refresh token's row with its family's.
+type session struct {
+	familyID      string
+	userID        string
+	tokenExpires  time.Time
+	rotatedAt     sql.NullTime
+	familyExpires time.Time
+	revokedAt     sql.NullTime
+}
+
+func sessionByToken(ctx context.Context, tx *sqldb.Tx, hash string) (*session, error) {
+	var s session
+	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, t.expires_at, t.rotated_at, f.expires_at, f.revoked_at
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+		WHERE t.token_hash = $1`, hash).Scan(&s.familyID, &s.userID, &s.tokenExpires, &s.rotatedAt,
+		&s.familyExpires, &s.revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrInvalidRefreshToken
+	}
+	return &s, err
+}
+
+func insertFamily(ctx context.Context, tx *sqldb.Tx, id, userID string, now, expires time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at)
+		VALUES ($1, $2, $3, $4)`, id, userID, now, expires)
+	return err
+}
+
+func insertRefreshToken(ctx context.Context, tx *sqldb.Tx, hash, familyID string, now, expires time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at)
+		VALUES ($1, $2, $3, $4)`, hash, familyID, now, expires)
+	return err
+}
+
+// markRotated marks a token used, and reports false when it already was: of
+// two concurrent refreshes with one token, exactly one wins this update.
+func markRotated(ctx context.Context, tx *sqldb.Tx, hash string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = $2
+		WHERE token_hash = $1 AND rotated_at IS NULL`, hash, now)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func revokeFamily(ctx context.Context, tx *sqldb.Tx, familyID, cause string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = $2, revoke_cause = $3
+		WHERE id = $1 AND revoked_at IS NULL`, familyID, now, cause)
+	return err
+}
+
+func revokeUserFamilies(ctx context.Context, tx *sqldb.Tx, userID, cause string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = $2, revoke_cause = $3
+		WHERE user_id = $1 AND revoked_at IS NULL`, userID, now, cause)
+	return err
+}
+
+// deleteExpiredSessions removes families whose absolute lifetime ended before
+// cutoff, with their tokens, a chunk at a time.
+func deleteExpiredSessions(ctx context.Context, db *sqldb.DB, cutoff time.Time) (int64, error) {
+	var n int64
+	err := db.Tx(ctx, func(tx *sqldb.Tx) error {
+		const pick = `SELECT id FROM refresh_families WHERE expires_at < $1 ORDER BY id LIMIT 500`
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM refresh_tokens WHERE family_id IN (`+pick+`)`, cutoff); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM refresh_families WHERE id IN (`+pick+`)`, cutoff)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+func nullTime(t time.Time) sql.NullTime {
+	return sql.NullTime{Time: t, Valid: !t.IsZero()}
+}

@@ -1,0 +1,201 @@
+package identity
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"emporium/internal/platform/app"
+	"emporium/internal/platform/bus"
+	"emporium/internal/platform/ratelimit"
+	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/web"
+)
+
+// Config is the identity service's own configuration.
+type Config struct {
+	AccessTokenTTL   time.Duration `env:"IDENTITY_ACCESS_TOKEN_TTL" default:"15m"`
+	RefreshTTL       time.Duration `env:"IDENTITY_REFRESH_TOKEN_TTL" default:"720h"`
+	RefreshIdleTTL   time.Duration `env:"IDENTITY_REFRESH_IDLE_TTL" default:"168h"`
+	KeyEncryptionKey string        `env:"IDENTITY_KEY_ENCRYPTION_KEY" secret:"true"`
+	KeyRotation      time.Duration `env:"IDENTITY_KEY_ROTATION" default:"720h"`
+
+	LoginFailuresPerAccount int           `env:"IDENTITY_LOGIN_FAILURES_PER_ACCOUNT" default:"10"`
+	LoginFailuresPerAddress int           `env:"IDENTITY_LOGIN_FAILURES_PER_ADDRESS" default:"100"`
+	LoginFailureWindow      time.Duration `env:"IDENTITY_LOGIN_FAILURE_WINDOW" default:"15m"`
+	RegistrationsPerAddress int           `env:"IDENTITY_REGISTRATIONS_PER_ADDRESS" default:"300"`
+	RegistrationWindow      time.Duration `env:"IDENTITY_REGISTRATION_WINDOW" default:"1h"`
+	TrustedProxies          string        `env:"TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"`
+
+	Argon2MemoryKiB  uint32 `env:"IDENTITY_ARGON2_MEMORY_KIB" default:"19456"`
+	Argon2Iterations uint32 `env:"IDENTITY_ARGON2_ITERATIONS" default:"2"`
+
+	AdminEmail    string `env:"EMPORIUM_ADMIN_EMAIL"`
+	AdminPassword string `env:"EMPORIUM_ADMIN_PASSWORD" secret:"true"`
+	RedisURL      string `env:"REDIS_URL" secret:"url"`
+}
+
+// Validate checks what the types alone cannot.
+func (c *Config) Validate() error {
+	var problems []error
+	if c.KeyEncryptionKey != "" {
+		if _, err := c.kek(); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if _, err := web.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		problems = append(problems, fmt.Errorf("TRUSTED_PROXIES: %w", err))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		problems = append(problems, errors.New("EMPORIUM_ADMIN_EMAIL and EMPORIUM_ADMIN_PASSWORD go together"))
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > time.Hour {
+		problems = append(problems, errors.New("IDENTITY_ACCESS_TOKEN_TTL must be from 1m to 1h"))
+	}
+	if c.RefreshIdleTTL > c.RefreshTTL {
+		problems = append(problems, errors.New("IDENTITY_REFRESH_IDLE_TTL must not exceed IDENTITY_REFRESH_TOKEN_TTL"))
+	}
+	return errors.Join(problems...)
+}
+
+// kek decodes the key-encryption key: 32 bytes, base64 (standard or URL).
+func (c *Config) kek() ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(c.KeyEncryptionKey); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("IDENTITY_KEY_ENCRYPTION_KEY must be 32 bytes in base64 (openssl rand -base64 32)")
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// OpenAPI is the service's OpenAPI 3.1 document.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Schema is the service's database schema.
+var Schema = sqldb.Schema{Name: "identity", FS: must(fs.Sub(migrations, "migrations"))}
+
+// Stream is where the identity service's events go.
+var Stream = bus.StreamConfig{Name: app.IdentityStream, Subjects: []string{"identity.>"}, MaxAge: 30 * 24 * time.Hour}
+
+// Unit describes the identity service to the runtime.
+func Unit(cfg Config) app.Unit {
+	return app.Unit{Name: "identity", Schemas: []sqldb.Schema{Schema}, Build: func(ctx context.Context, d app.Deps) (*app.Service, error) {
+		svc, err := New(ctx, d.DB, cfg, d.Logger)
+		if err != nil {
+			return nil, err
+		}
+		proxies, _ := web.ParseTrustedProxies(cfg.TrustedProxies)
+		h := NewHandler(svc, proxies)
+		return &app.Service{
+			Public:   h,
+			Prefixes: []string{"/api/v1/auth/", "/api/v1/users/", "/api/v1/admin/users", "/.well-known/", "/openapi/identity"},
+			Stream:   &Stream,
+			Workers:  []app.Worker{{Name: "identity-keys", Run: svc.maintainKeys}, {Name: "identity-sessions", Run: svc.sweepSessions}},
+		}, nil
+	}}
+}
+
+// New builds the service: its hasher, its keys (the first one is made on a new
+// database) and its throttle store, and makes sure of the configured admin.
+func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Service, error) {
+	hasher, err := NewHasher(Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Iterations, Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.KeyEncryptionKey == "" {
+		return nil, errors.New("IDENTITY_KEY_ENCRYPTION_KEY is required")
+	}
+	kek, err := cfg.kek()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := newKeyring(db, kek, cfg.AccessTokenTTL, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	var limits ratelimit.Store = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	if cfg.RedisURL != "" {
+		client, err := ratelimit.Open(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		// Shared counts across replicas; each replica's own counts while Redis is down.
+		limits = ratelimit.NewFallback(ratelimit.NewRedis(client, "emporium:identity:"),
+			ratelimit.FallbackOptions{Logger: log})
+	}
+	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: time.Now}
+	if cfg.AdminEmail != "" {
+		if _, err := s.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+			return nil, fmt.Errorf("EMPORIUM_ADMIN_EMAIL: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// maintainKeys reloads the keys every minute, so every replica sees a new
+// key, and publishes the next key ahead of time when the current one is due
+// for rotation.
+func (s *Service) maintainKeys(ctx context.Context) error {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := s.keys.Load(ctx); err != nil {
+			return err
+		}
+		if from, ok := s.keys.newestSignsFrom(); ok && s.now().Sub(from) > s.cfg.KeyRotation {
+			if err := s.keys.Rotate(ctx, keyPublishAhead); err != nil {
+				return err
+			}
+			s.audit(ctx, "signing_key.rotated")
+		}
+	}
+}
+
+// keyPublishAhead is how long a new key is in the JWKS before it signs: more
+// than verifiers' JWKS refresh interval, so none meets an unknown kid.
+const keyPublishAhead = 10 * time.Minute
+
+// sweepSessions deletes sessions whose absolute lifetime ended a day ago.
+func (s *Service) sweepSessions(ctx context.Context) error {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		n, err := deleteExpiredSessions(ctx, s.db, s.now().Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.log.InfoContext(ctx, "deleted expired sessions", slog.Int64("families", n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -1,0 +1,162 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+const storeErrors = "emporium_ratelimit_store_errors_total"
+
+// unreachableClient returns a Redis client pointed at a closed port. With
+// go-redis's default retries each command takes about 400ms to fail; opts
+// may change them.
+func unreachableClient(t testing.TB, opts ...func(*redis.Options)) *redis.Client {
+	t.Helper()
+	o := &redis.Options{Addr: closedAddr(t)}
+	for _, opt := range opts {
+		opt(o)
+	}
+	client := redis.NewClient(o)
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+func TestFallbackFailsOpenWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	f := NewFallback(NewRedis(unreachableClient(t), "x:"), FallbackOptions{
+		Logger: testLogger(t, &logs), Registerer: reg, Clock: clock.Now,
+		Cooldown: 5 * time.Second,
+	})
+	ctx := context.Background()
+	key := "login:acct:a@example.com"
+	l := Limit{Max: 3, Window: time.Minute}
+	redisErrors := func() float64 {
+		return counterValue(t, reg, storeErrors, map[string]string{"backend": "redis"})
+	}
+
+	// A correct password is never refused for lack of Redis...
+	if got, err := f.Check(ctx, key, l); err != nil || got != (Result{}) {
+		t.Fatalf("check with Redis down = %+v, %v; want not limited, no error", got, err)
+	}
+	// ...but the process still throttles what it sees itself.
+	tests := []Result{
+		{Count: 1}, {Count: 2}, {Count: 3, Limited: true, RetryAfter: l.Window},
+	}
+	for i, want := range tests {
+		got, err := f.Hit(ctx, key, l)
+		if err != nil || got != want {
+			t.Errorf("hit %d with Redis down = %+v, %v; want %+v", i+1, got, err, want)
+		}
+	}
+	if got, err := f.Check(ctx, key, l); err != nil || !got.Limited {
+		t.Errorf("check after Max hits = %+v, %v; want limited", got, err)
+	}
+
+	// One failure, then Redis is left alone for the cooldown: one error, one
+	// warning, and the key never appears in the logs.
+	if got := redisErrors(); got != 1 {
+		t.Errorf("%s{backend=redis} = %v, want 1", storeErrors, got)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN"); n != 1 ||
+		!strings.Contains(out, "counting in this process only") {
+		t.Errorf("logs = %q, want one warning about counting in this process", out)
+	}
+	if strings.Contains(out, "example.com") {
+		t.Errorf("logs show the key: %q", out)
+	}
+
+	// After the cooldown Redis is tried again, and fails again.
+	clock.Advance(5 * time.Second)
+	if got, err := f.Check(ctx, key, l); err != nil || !got.Limited {
+		t.Errorf("check after the cooldown = %+v, %v; want limited", got, err)
+	}
+	if got := redisErrors(); got != 2 {
+		t.Errorf("%s{backend=redis} = %v after the cooldown, want 2", storeErrors, got)
+	}
+
+	// A successful login still clears the account in this process.
+	if err := f.Reset(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Check(ctx, key, l); err != nil || got != (Result{}) {
+		t.Errorf("check after reset = %+v, %v; want zero", got, err)
+	}
+}
+
+func TestFallbackReturnsTheCallersOwnCancellation(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	f := NewFallback(NewRedis(unreachableClient(t), "x:"), FallbackOptions{Registerer: reg})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := f.Check(ctx, "k", Limit{Max: 3, Window: time.Minute})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("check with a cancelled context: error %v, want context.Canceled", err)
+	}
+	if got := counterValue(t, reg, storeErrors, map[string]string{"backend": "redis"}); got != 0 {
+		t.Errorf("%s = %v, want 0: the caller's cancellation is not a store error",
+			storeErrors, got)
+	}
+}
+
+func TestFallbackUsesRedisAgainWhenItIsBack(t *testing.T) {
+	t.Parallel()
+	direct := requireRedis(t)
+	opts, err := redis.ParseURL(os.Getenv(redisURLEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, opts.Addr)
+	opts.Addr = p.Addr()
+	proxied := redis.NewClient(opts)
+	t.Cleanup(func() { _ = proxied.Close() })
+
+	prefix := testPrefix(t, direct)
+	shared := NewRedis(direct, prefix) // what the other replicas see
+	clock := newFakeClock()
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	f := NewFallback(NewRedis(proxied, prefix), FallbackOptions{
+		Logger: testLogger(t, &logs), Registerer: reg, Clock: clock.Now,
+		Cooldown: 5 * time.Second,
+	})
+	ctx := context.Background()
+	l := Limit{Max: 10, Window: time.Minute}
+	step := func(name string, wantLocal, wantShared int) {
+		t.Helper()
+		got, err := f.Hit(ctx, "k", l)
+		if err != nil || got.Count != wantLocal {
+			t.Errorf("%s: hit = %+v, %v; want Count %d", name, got, err, wantLocal)
+		}
+		res, err := shared.Check(ctx, "k", l)
+		if err != nil || res.Count != wantShared {
+			t.Errorf("%s: count in Redis = %+v, %v; want %d", name, res, err, wantShared)
+		}
+	}
+
+	step("healthy", 1, 1)
+	p.setDown(true)
+	step("outage", 2, 1) // answered from the process's two events
+	p.setDown(false)
+	step("back, cooling down", 3, 1)
+	clock.Advance(5 * time.Second)
+	step("back, cooled down", 2, 2) // Redis answers again, with its own count
+
+	if got := counterValue(t, reg, storeErrors, map[string]string{"backend": "redis"}); got != 1 {
+		t.Errorf("%s = %v, want 1", storeErrors, got)
+	}
+	if !strings.Contains(logs.String(), "rate limit store answers again") {
+		t.Errorf("logs = %q, want a line saying the store is back", logs.String())
+	}
+}

@@ -1,0 +1,142 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"emporium/internal/platform/errs"
+)
+
+// Redis is a Store in Redis, shared by every replica that uses the same
+// server and prefix: a sorted set per key whose members are events scored by
+// their time in microseconds.
+//
+// Times come from the Redis server (TIME inside a Lua script), not from the
+// replicas: their clocks can disagree by more than a short window, and one
+// clock for all of them keeps the window the same for everyone. The script
+// also makes each Hit atomic, so concurrent hits from many replicas count
+// exactly. A key keeps at most Max+1 events and expires one window after its
+// newest event.
+type Redis struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+// NewRedis returns a Store that keeps its counts in client's Redis under
+// keys that start with prefix (e.g. "identity:ratelimit:").
+func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+	return &Redis{client: client, prefix: prefix}
+}
+
+// slide prunes, records (when ARGV[3], the member, is not empty) and counts
+// in one atomic step. KEYS[1] is the key; ARGV: window in microseconds, Max,
+// member, window in milliseconds (rounded up) for the key's expiry. It
+// returns {count, retry after in microseconds}. Numbers that may exceed
+// Lua's %.14g formatting (times) are formatted with %d before Redis sees them.
+var slide = redis.NewScript(`
+local key = KEYS[1]
+local window = tonumber(ARGV[1])
+local max = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local gone = string.format('%d', now - window)
+if ARGV[3] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', gone)
+  redis.call('ZADD', key, string.format('%d', now), ARGV[3])
+  redis.call('ZREMRANGEBYRANK', key, 0, -(max + 2))
+  redis.call('PEXPIRE', key, ARGV[4])
+end
+local count = redis.call('ZCOUNT', key, '(' .. gone, '+inf')
+if count < max then
+  return {count, 0}
+end
+local nth = redis.call('ZREVRANGEBYSCORE', key, '+inf', '(' .. gone,
+  'WITHSCORES', 'LIMIT', max - 1, 1)
+return {count, tonumber(nth[2]) + window - now}
+`)
+
+// Hit records one event for key now and returns the state after it.
+func (r *Redis) Hit(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := r.run(ctx, key, l, strconv.FormatUint(rand.Uint64(), 36))
+	if err != nil {
+		return Result{}, fmt.Errorf("ratelimit: hit: %w", err)
+	}
+	return res, nil
+}
+
+// Check returns the state of key without recording anything.
+func (r *Redis) Check(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := r.run(ctx, key, l, "")
+	if err != nil {
+		return Result{}, fmt.Errorf("ratelimit: check: %w", err)
+	}
+	return res, nil
+}
+
+// Reset forgets key's events.
+func (r *Redis) Reset(ctx context.Context, key string) error {
+	if err := r.client.Del(ctx, r.prefix+key).Err(); err != nil {
+		return fmt.Errorf("ratelimit: reset: %w", unavailable(err))
+	}
+	return nil
+}
+
+func (r *Redis) run(ctx context.Context, key string, l Limit, member string) (Result, error) {
+	if err := l.validate(); err != nil {
+		return Result{}, err
+	}
+	expiry := (l.Window + time.Millisecond - 1).Milliseconds()
+	reply, err := slide.Run(ctx, r.client, []string{r.prefix + key},
+		l.Window.Microseconds(), l.Max, member, expiry).Int64Slice()
+	if err != nil {
+		return Result{}, unavailable(err)
+	}
+	if len(reply) != 2 {
+		return Result{}, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	return newResult(int(reply[0]), l, time.Duration(reply[1])*time.Microsecond), nil
+}
+
+// unavailable marks a Redis error as a dependency being down (503).
+func unavailable(err error) error {
+	return &errs.Error{Kind: errs.Unavailable, Code: "unavailable",
+		Message: "the rate limiter is unavailable", RetryAfter: time.Second, Err: err}
+}
+
+// openTimeout bounds Open's ping when ctx has no earlier deadline.
+const openTimeout = 5 * time.Second
+
+// Open connects to the Redis server at redisURL (REDIS_URL:
+// redis://[user:password@]host:port/db, rediss:// for TLS, with go-redis's
+// query options such as dial_timeout) and pings it. Its errors name REDIS_URL
+// and never show the password. Close the client when done.
+func Open(ctx context.Context, redisURL string) (*redis.Client, error) {
+	shown := "(unparsable URL)"
+	if u, err := url.Parse(redisURL); err == nil {
+		shown = u.Redacted()
+	}
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		// url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("ratelimit: open REDIS_URL %s: %w", shown, err)
+	}
+	client := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("ratelimit: open REDIS_URL %s: ping: %w", shown, err)
+	}
+	return client, nil
+}

@@ -1,0 +1,130 @@
+package ratelimit
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"emporium/internal/platform/errs"
+)
+
+func TestRedisReplicasShareCounts(t *testing.T) {
+	t.Parallel()
+	requireRedis(t)
+	// Two clients, as two replicas of a service would have.
+	one, two := testRedisClient(t), testRedisClient(t)
+	prefix := testPrefix(t, one)
+	replicas := []*Redis{NewRedis(one, prefix), NewRedis(two, prefix)}
+	ctx := context.Background()
+	l := Limit{Max: 4, Window: time.Minute}
+
+	for i := range 4 {
+		got, err := replicas[i%2].Hit(ctx, "login:acct:a@example.com", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Count != i+1 || got.Limited != (i+1 == l.Max) {
+			t.Errorf("hit %d on replica %d = %+v, want Count %d", i+1, i%2, got, i+1)
+		}
+	}
+	if err := replicas[1].Reset(ctx, "login:acct:a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := replicas[0].Check(ctx, "login:acct:a@example.com", l)
+	if err != nil || got != (Result{}) {
+		t.Errorf("check on one replica after a reset on the other = %+v, %v; want zero", got, err)
+	}
+}
+
+func TestRedisKeysStayBoundedAndExpire(t *testing.T) {
+	t.Parallel()
+	client := requireRedis(t)
+	prefix := testPrefix(t, client)
+	s := NewRedis(client, prefix)
+	ctx := context.Background()
+	l := Limit{Max: 3, Window: 300 * time.Millisecond}
+	for range 10 {
+		if _, err := s.Hit(ctx, "k", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := client.ZCard(ctx, prefix+"k").Result(); err != nil || n != int64(l.Max+1) {
+		t.Errorf("sorted set holds %d members (%v), want %d", n, err, l.Max+1)
+	}
+	if ttl, err := client.PTTL(ctx, prefix+"k").Result(); err != nil || ttl <= 0 ||
+		ttl > l.Window {
+		t.Errorf("PTTL = %s (%v), want in (0, %s]", ttl, err, l.Window)
+	}
+	eventually(t, l.Window+3*time.Second, func() bool {
+		n, err := client.Exists(ctx, prefix+"k").Result()
+		return err == nil && n == 0
+	}, "key %sk never expired", prefix)
+}
+
+func TestRedisDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	client := unreachableClient(t, func(o *redis.Options) {
+		o.MaxRetries, o.DialerRetries = -1, 1
+	})
+	s := NewRedis(client, "x:")
+	ctx := context.Background()
+	l := Limit{Max: 3, Window: time.Minute}
+	_, hitErr := s.Hit(ctx, "k", l)
+	_, checkErr := s.Check(ctx, "k", l)
+	resetErr := s.Reset(ctx, "k")
+	for op, err := range map[string]error{"hit": hitErr, "check": checkErr, "reset": resetErr} {
+		if kind := errs.KindOf(err); kind != errs.Unavailable {
+			t.Errorf("%s with Redis down: error %v of kind %v, want %v", op, err, kind,
+				errs.Unavailable)
+		}
+	}
+}
+
+func TestOpenErrorsNameTheVariableAndHideThePassword(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		url  string
+	}{
+		{"unparsable", "redis://:s3cret@[::1"},
+		{"wrong scheme", "http://:s3cret@127.0.0.1:6379/0"},
+		{"bad database", "redis://:s3cret@127.0.0.1:6379/zero"},
+		{"nobody listening", "redis://user:s3cret@" + closedAddr(t) + "/0?max_retries=-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			client, err := Open(context.Background(), tt.url)
+			if err == nil {
+				client.Close()
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "REDIS_URL") || strings.Contains(msg, "s3cret") {
+				t.Errorf("error %q: want it to name REDIS_URL and not show the password", msg)
+			}
+		})
+	}
+}
+
+func TestOpenPings(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv(redisURLEnv)
+	if url == "" {
+		t.Skipf("%s is not set", redisURLEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client, err := Open(ctx, url)
+	if err != nil {
+		t.Fatalf("open %s: %v", redisURLEnv, err)
+	}
+	defer client.Close()
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Error(err)
+	}
+}
