@@ -1,6 +1,11 @@
 // Command emporium runs the whole shop in one process: every service with its
 // own SQLite file under EMPORIUM_DATA_DIR, an embedded NATS JetStream server,
 // and one front door on EMPORIUM_ADDR.
+//
+//	emporium                      serve
+//	emporium create-admin EMAIL   make EMAIL an admin in the data directory,
+//	                              creating the account with the password from
+//	                              EMPORIUM_ADMIN_PASSWORD or standard input
 package main
 
 import (
@@ -8,8 +13,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
+	"emporium/internal/identity"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
 )
@@ -17,7 +24,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	var cfg Config
+	if err := config.Load(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "emporium:", err)
+		os.Exit(2)
+	}
+	if len(os.Args) > 1 {
+		dbURL := "sqlite:" + filepath.Join(cfg.DataDir, "identity.db")
+		os.Exit(identity.AdminCommand(ctx, os.Args[1:], dbURL, cfg.Identity.AdminPassword, os.Stdin, os.Stdout))
+	}
+	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "emporium:", err)
 		os.Exit(1)
 	}
@@ -26,28 +42,23 @@ func main() {
 // Config is everything the all-in-one reads from the environment.
 type Config struct {
 	app.AllInOne
+	Identity identity.Config
 }
 
-func run(ctx context.Context) error {
-	var cfg Config
-	if err := config.Load(&cfg); err != nil {
-		return err
-	}
+func run(ctx context.Context, cfg Config) error {
 	log, flush, err := app.Observe(ctx, "emporium", cfg.Observability)
 	if err != nil {
 		return err
 	}
 	defer flush(context.WithoutCancel(ctx))
 	config.Log(log, &cfg)
-	rt, err := app.StartAllInOne(ctx, cfg.AllInOne, units(cfg), log)
+	units, err := services(cfg)
+	if err != nil {
+		return err
+	}
+	rt, err := app.StartAllInOne(ctx, cfg.AllInOne, units, log)
 	if err != nil {
 		return err
 	}
 	return rt.Run(ctx)
-}
-
-// units lists the services the all-in-one runs, each configured from cfg.
-func units(cfg Config) []app.Unit {
-	_ = cfg
-	return nil
 }

@@ -98,7 +98,8 @@ func Unit(cfg Config) app.Unit {
 		h := NewHandler(svc, proxies)
 		return &app.Service{
 			Public:   h,
-			Prefixes: []string{"/api/v1/auth/", "/api/v1/users/", "/api/v1/admin/users", "/.well-known/", "/openapi/identity"},
+			Paths: []string{"/api/v1/auth/", "/api/v1/users/", "/api/v1/admin/users",
+				"/api/v1/admin/users/", "/.well-known/jwks.json", "/openapi/identity.yaml"},
 			Stream:   &Stream,
 			Workers:  []app.Worker{{Name: "identity-keys", Run: svc.maintainKeys}, {Name: "identity-sessions", Run: svc.sweepSessions}},
 		}, nil

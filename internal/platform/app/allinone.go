@@ -115,8 +115,8 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		}
 		rt.services = append(rt.services, s)
 		target := &url.URL{Scheme: "http", Host: lns[i].Public.Addr().String()}
-		for _, p := range svc.Prefixes {
-			routes = append(routes, gateway.Route{Prefix: p, Target: target})
+		for _, p := range svc.Paths {
+			routes = append(routes, gateway.Route{Path: p, Target: target})
 		}
 	}
 	if verifier != nil && len(rt.services) > 0 {

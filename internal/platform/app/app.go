@@ -52,8 +52,9 @@ type Service struct {
 	// Public serves the routes the front door exposes. The runtime wraps it in
 	// web.Stack and auth.Authenticate and serves /livez and /readyz beside it.
 	Public http.Handler
-	// Prefixes are the path prefixes of Public that the front door routes here.
-	Prefixes []string
+	// Paths are what the front door routes here: http.ServeMux patterns
+	// without a method, "/api/v1/auth/" for a subtree, "/x.yaml" for one path.
+	Paths []string
 	// Internal serves /internal/… routes, behind the service credential; nil
 	// when the service has none.
 	Internal http.Handler

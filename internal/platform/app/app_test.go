@@ -76,7 +76,7 @@ func widgets(deps chan<- app.Deps) app.Unit {
 			})
 			return &app.Service{
 				Public:   pub,
-				Prefixes: []string{"/api/v1/widgets"},
+				Paths:    []string{"/api/v1/widgets", "/api/v1/widgets/"},
 				Internal: internal,
 				Stream:   &bus.StreamConfig{Name: "WIDGETS", Subjects: []string{"widgets.>"}},
 				Consumers: []bus.ConsumerConfig{{
@@ -103,7 +103,7 @@ func identityJWKS(iss *authtest.Issuer) app.Unit {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(iss.JWKS())
 		}))
-		return &app.Service{Public: r, Prefixes: []string{"/.well-known/"}}, nil
+		return &app.Service{Public: r, Paths: []string{"/.well-known/jwks.json"}}, nil
 	}}
 }
 

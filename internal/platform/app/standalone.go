@@ -58,9 +58,28 @@ func Observe(ctx context.Context, name string, o Observability) (*slog.Logger, f
 
 // RunService runs one unit as its own process, configured by b.
 func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
+	var ln Listeners
+	var err error
+	if ln.Public, err = net.Listen("tcp", b.PublicAddr); err != nil {
+		return err
+	}
+	if ln.Internal, err = net.Listen("tcp", b.InternalAddr); err != nil {
+		ln.Public.Close()
+		return err
+	}
+	return ServeService(ctx, u, b, ln, log)
+}
+
+// ServeService is RunService on listeners already bound, which it closes.
+func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.Logger) error {
+	closeListeners := func() {
+		ln.Public.Close()
+		ln.Internal.Close()
+	}
 	log = log.With(slog.String("service", u.Name))
 	db, err := openDB(ctx, b.DatabaseURL, u.Schemas)
 	if err != nil {
+		closeListeners()
 		return err
 	}
 	defer db.Close()
@@ -70,34 +89,26 @@ func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": u.Name}, registry)
 	bs, err := bus.Connect(ctx, b.NATSURL, u.Name, bus.Options{Logger: log, Registerer: reg})
 	if err != nil {
+		closeListeners()
 		return err
 	}
 	defer bs.Close()
 	revoked := &auth.RevocationList{}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: b.JWKSURL, Revocations: revoked, Logger: log})
 	if err != nil {
-		return err
-	}
-	var ln Listeners
-	if ln.Public, err = net.Listen("tcp", b.PublicAddr); err != nil {
-		return err
-	}
-	if ln.Internal, err = net.Listen("tcp", b.InternalAddr); err != nil {
-		ln.Public.Close()
+		closeListeners()
 		return err
 	}
 	d := Deps{Name: u.Name, DB: db, Bus: bs, Logger: log, Registry: reg, Verifier: verifier,
 		ServiceToken: b.ServiceToken, Peers: b.Peers.Map()}
 	svc, err := u.Build(ctx, d)
 	if err != nil {
-		ln.Public.Close()
-		ln.Internal.Close()
+		closeListeners()
 		return fmt.Errorf("build %s: %w", u.Name, err)
 	}
 	s, err := prepare(ctx, d, svc, ln, registry, b.ShutdownTimeout)
 	if err != nil {
-		ln.Public.Close()
-		ln.Internal.Close()
+		closeListeners()
 		return err
 	}
 	s.workers = append(s.workers, revocationFeed(bs, revoked, log))

@@ -1,16 +1,13 @@
 // Package gateway is the all-in-one's front door: one port that routes each
-// request by path prefix to the public listener of the service that owns it,
-// over real HTTP, as Nginx does in production.
+// request by path to the public listener of the service that owns it, over
+// real HTTP, as Nginx does in production.
 package gateway
 
 import (
-	"cmp"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"slices"
-	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
@@ -18,50 +15,25 @@ import (
 	"emporium/internal/platform/web"
 )
 
-// Route sends requests whose path starts with Prefix to Target.
+// Route sends requests whose path matches Path to Target. Path is an
+// http.ServeMux pattern without a method: "/api/v1/auth/" is a subtree,
+// "/openapi/identity.yaml" one path.
 type Route struct {
-	Prefix string
+	Path   string
 	Target *url.URL
 }
 
-// Gateway routes requests to services by the longest matching path prefix.
-type Gateway struct {
-	routes []route
-	health http.Handler
-}
-
-type route struct {
-	prefix string
-	proxy  *httputil.ReverseProxy
-}
-
-// New returns a gateway for routes. Requests for /livez and /readyz go to
-// health; any other unrouted path answers the 404 not_found problem.
-func New(routes []Route, health http.Handler, logger *slog.Logger) *Gateway {
-	g := &Gateway{health: health}
-	for _, r := range routes {
-		g.routes = append(g.routes, route{prefix: r.Prefix, proxy: newProxy(r.Target, logger)})
+// New returns the front door for routes, with the probes (GET /livez and
+// /readyz) served by probes. Two routes with the same path panic: two
+// services cannot own one path. Unrouted paths answer the 404 problem.
+func New(routes []Route, probes http.Handler, logger *slog.Logger) http.Handler {
+	r := web.NewRouter()
+	r.Handle("GET /livez", probes)
+	r.Handle("GET /readyz", probes)
+	for _, rt := range routes {
+		r.Handle(rt.Path, newProxy(rt.Target, logger))
 	}
-	// Longest prefix first, so /api/v1/users/me/notifications can go elsewhere than /api/v1/users/.
-	slices.SortFunc(g.routes, func(a, b route) int { return cmp.Compare(len(b.prefix), len(a.prefix)) })
-	return g
-}
-
-var errNoRoute = errs.New(errs.NotFound, "not_found", "no such resource")
-
-// ServeHTTP proxies r to the service that owns its path.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/livez" || r.URL.Path == "/readyz" {
-		g.health.ServeHTTP(w, r)
-		return
-	}
-	for _, rt := range g.routes {
-		if strings.HasPrefix(r.URL.Path, rt.prefix) {
-			rt.proxy.ServeHTTP(w, r)
-			return
-		}
-	}
-	web.WriteError(w, r, errNoRoute)
+	return r
 }
 
 var errUpstream = errs.New(errs.Unavailable, "unavailable", "the service is not available")
