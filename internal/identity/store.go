@@ -166,17 +166,21 @@ func revokeUserFamilies(ctx context.Context, tx *sqldb.Tx, userID, cause string,
 	return err
 }
 
-// deleteExpiredSessions removes families whose absolute lifetime ended before
-// cutoff, with their tokens, a chunk at a time.
+// sessionSweepChunk is how many families one sweep transaction deletes.
+const sessionSweepChunk = 500
+
+// deleteExpiredSessions removes up to sessionSweepChunk families whose absolute
+// lifetime ended before cutoff, with their tokens.
 func deleteExpiredSessions(ctx context.Context, db *sqldb.DB, cutoff time.Time) (int64, error) {
 	var n int64
 	err := db.Tx(ctx, func(tx *sqldb.Tx) error {
-		const pick = `SELECT id FROM refresh_families WHERE expires_at < $1 ORDER BY id LIMIT 500`
+		const pick = `SELECT id FROM refresh_families WHERE expires_at < $1 ORDER BY id LIMIT $2`
 		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM refresh_tokens WHERE family_id IN (`+pick+`)`, cutoff); err != nil {
+			`DELETE FROM refresh_tokens WHERE family_id IN (`+pick+`)`, cutoff, sessionSweepChunk); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM refresh_families WHERE id IN (`+pick+`)`, cutoff)
+		res, err := tx.ExecContext(ctx, `DELETE FROM refresh_families WHERE id IN (`+pick+`)`,
+			cutoff, sessionSweepChunk)
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,10 @@ type Config struct {
 	AdminEmail    string `env:"EMPORIUM_ADMIN_EMAIL"`
 	AdminPassword string `env:"EMPORIUM_ADMIN_PASSWORD" secret:"true"`
 	RedisURL      string `env:"REDIS_URL" secret:"url"`
+
+	// Tests set these; the environment cannot.
+	now      func() time.Time // the clock; time.Now when nil
+	weakHash bool             // argon2id below OWASP's floor, so tests run fast
 }
 
 // Validate checks what the types alone cannot.
@@ -89,27 +93,40 @@ var Stream = bus.StreamConfig{Name: app.IdentityStream, Subjects: []string{"iden
 
 // Unit describes the identity service to the runtime.
 func Unit(cfg Config) app.Unit {
-	return app.Unit{Name: "identity", Schemas: []sqldb.Schema{Schema}, Build: func(ctx context.Context, d app.Deps) (*app.Service, error) {
-		svc, err := New(ctx, d.DB, cfg, d.Logger)
-		if err != nil {
-			return nil, err
-		}
-		proxies, _ := web.ParseTrustedProxies(cfg.TrustedProxies)
-		h := NewHandler(svc, proxies)
-		return &app.Service{
-			Public:   h,
-			Paths: []string{"/api/v1/auth/", "/api/v1/users/", "/api/v1/admin/users",
-				"/api/v1/admin/users/", "/.well-known/jwks.json", "/openapi/identity.yaml"},
-			Stream:   &Stream,
-			Workers:  []app.Worker{{Name: "identity-keys", Run: svc.maintainKeys}, {Name: "identity-sessions", Run: svc.sweepSessions}},
-		}, nil
-	}}
+	return app.Unit{Name: "identity", Schemas: []sqldb.Schema{Schema},
+		Build: func(ctx context.Context, d app.Deps) (*app.Service, error) {
+			svc, err := New(ctx, d.DB, cfg, d.Logger)
+			if err != nil {
+				return nil, err
+			}
+			return svc.appService(), nil
+		}}
+}
+
+// appService is the service as the runtime runs it.
+func (s *Service) appService() *app.Service {
+	proxies, _ := web.ParseTrustedProxies(s.cfg.TrustedProxies)
+	return &app.Service{
+		Public: NewHandler(s, proxies),
+		Paths: []string{"/api/v1/auth/", "/api/v1/users/", "/api/v1/admin/users",
+			"/api/v1/admin/users/", "/.well-known/jwks.json", "/openapi/identity.yaml"},
+		Stream: &Stream,
+		Workers: []app.Worker{
+			{Name: "identity-keys", Run: s.maintainKeys},
+			{Name: "identity-sessions", Run: s.sweepSessions},
+		},
+	}
 }
 
 // New builds the service: its hasher, its keys (the first one is made on a new
 // database) and its throttle store, and makes sure of the configured admin.
 func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Service, error) {
-	hasher, err := NewHasher(Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Iterations, Threads: 1})
+	now := cfg.now
+	if now == nil {
+		now = time.Now
+	}
+	params := Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Iterations, Threads: 1}
+	hasher, err := newHasher(params, cfg.weakHash)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +137,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 	if err != nil {
 		return nil, err
 	}
-	keys, err := newKeyring(db, kek, cfg.AccessTokenTTL, time.Now)
+	keys, err := newKeyring(db, kek, cfg.AccessTokenTTL, now)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +154,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 		limits = ratelimit.NewFallback(ratelimit.NewRedis(client, "emporium:identity:"),
 			ratelimit.FallbackOptions{Logger: log})
 	}
-	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: time.Now}
+	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now}
 	if cfg.AdminEmail != "" {
 		if _, err := s.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("EMPORIUM_ADMIN_EMAIL: %w", err)
@@ -179,12 +196,17 @@ func (s *Service) sweepSessions(ctx context.Context) error {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		n, err := deleteExpiredSessions(ctx, s.db, s.now().Add(-24*time.Hour))
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			s.log.InfoContext(ctx, "deleted expired sessions", slog.Int64("families", n))
+		for {
+			n, err := deleteExpiredSessions(ctx, s.db, s.now().Add(-24*time.Hour))
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				s.log.InfoContext(ctx, "deleted expired sessions", slog.Int64("families", n))
+			}
+			if n < sessionSweepChunk {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -47,9 +47,11 @@ func (e *ConstraintError) On(column string) bool {
 }
 
 // IsUnique reports whether err is a unique violation on column ("" for any).
+// It works on a driver's error too, so a transaction's closure can test the
+// error of a statement before Tx translates it.
 func IsUnique(err error, column string) bool {
 	var ce *ConstraintError
-	if !errors.As(err, &ce) || ce.Kind != ErrUnique {
+	if !errors.As(Translate(err), &ce) || ce.Kind != ErrUnique {
 		return false
 	}
 	return column == "" || ce.On(column)

@@ -1,0 +1,163 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/app"
+	"emporium/internal/platform/auth"
+	"emporium/internal/platform/bus"
+	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/sqldb/sqldbtest"
+	"emporium/internal/platform/web"
+)
+
+// registeredEvents counts identity.user.registered events for userID on the stream.
+func registeredEvents(t *testing.T, natsURL, userID string) int {
+	t.Helper()
+	b, err := bus.Connect(t.Context(), natsURL, "test", bus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cons, err := b.JetStream().OrderedConsumer(t.Context(), app.IdentityStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{event.UserRegistered}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range info.NumPending {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env event.Envelope
+		var c event.UserContact
+		if err := json.Unmarshal(msg.Data(), &env); err != nil || env.Decode(&c) != nil {
+			t.Fatalf("malformed event %s", msg.Data())
+		}
+		if c.UserID == userID {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRegistrationAnnouncedOnce: the registered event reaches the bus once,
+// even when the service stops and when a relay dies between publishing and
+// marking the row (simulated by unmarking it).
+func TestRegistrationAnnouncedOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		natsURL := newNATS(t)
+		e := startOn(t, dbURL, natsURL, nil)
+		s := e.register("eve@example.com", goodPassword)
+		eventually(t, 10*time.Second, "the event is published", func() bool {
+			return registeredEvents(t, natsURL, s.User.ID) == 1
+		})
+		e.stop()
+
+		db, err := sqldb.Open(t.Context(), dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(t.Context(), "UPDATE outbox SET published_at = NULL"); err != nil {
+			t.Fatal(err)
+		}
+		startOn(t, dbURL, natsURL, func(c *Config) { c.KeyEncryptionKey = e.cfg.KeyEncryptionKey })
+		eventually(t, 10*time.Second, "the relay catches up", func() bool {
+			var pending int
+			db.QueryRowContext(t.Context(), "SELECT count(*) FROM outbox WHERE published_at IS NULL").Scan(&pending)
+			return pending == 0
+		})
+		if n := registeredEvents(t, natsURL, s.User.ID); n != 1 {
+			t.Errorf("the registration was announced %d times, want once", n)
+		}
+	})
+}
+
+// TestRevocationReachesAnotherService: after a password change, another
+// service — its own process state, its own bus connection and revocation
+// feed — refuses the old access token within seconds.
+func TestRevocationReachesAnotherService(t *testing.T) {
+	natsURL := newNATS(t)
+	e := startOn(t, sqliteURL(t), natsURL, nil)
+	probe := startProbe(t, e.url+"/.well-known/jwks.json", natsURL)
+	s := e.register("rev@example.com", goodPassword)
+
+	get := func(token string) int {
+		req, _ := http.NewRequest("GET", probe+"/api/v1/probe", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get(s.AccessToken); got != http.StatusNoContent {
+		t.Fatalf("the probe answered %d to a fresh token", got)
+	}
+	changed := time.Now()
+	expect(t, e.do("POST", "/api/v1/users/me/password", s.AccessToken,
+		map[string]string{"current_password": goodPassword, "new_password": "another good secret"}), http.StatusNoContent, "")
+	eventually(t, 5*time.Second, "the probe refuses the old token", func() bool { return get(s.AccessToken) == http.StatusUnauthorized })
+	t.Logf("revocation reached the other service in %v", time.Since(changed).Round(time.Millisecond))
+
+	// A token issued after the change is accepted there.
+	var fresh Session
+	e.login("rev@example.com", "another good secret").json(t, &fresh)
+	if got := get(fresh.AccessToken); got != http.StatusNoContent {
+		t.Errorf("the probe answered %d to a token issued after the change", got)
+	}
+}
+
+// startProbe runs a minimal service with one route behind the platform's
+// authentication, as every service has it, and returns its public URL.
+func startProbe(t *testing.T, jwksURL, natsURL string) string {
+	t.Helper()
+	pub, _ := net.Listen("tcp", "127.0.0.1:0")
+	internal, _ := net.Listen("tcp", "127.0.0.1:0")
+	unit := app.Unit{Name: "probe", Build: func(context.Context, app.Deps) (*app.Service, error) {
+		r := web.NewRouter()
+		r.HandleFunc("GET /api/v1/probe", auth.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
+			return web.NoContent(w)
+		}))
+		return &app.Service{Public: r}, nil
+	}}
+	base := app.Base{DatabaseURL: sqldbtest.SQLiteURL(t), NATSURL: natsURL, ServiceToken: auth.NewServiceSecret(),
+		JWKSURL: jwksURL, Observability: app.Observability{ShutdownTimeout: 5 * time.Second}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &testWriter{t: t}
+	go func() {
+		done <- app.ServeService(ctx, unit, base, app.Listeners{Public: pub, Internal: internal}, logs.logger())
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("probe: %v", err)
+		}
+	})
+	url := "http://" + pub.Addr().String()
+	eventually(t, 10*time.Second, "the probe is ready", func() bool {
+		res, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	return url
+}

@@ -1,0 +1,19 @@
+package identity
+
+import (
+	"testing"
+
+	"emporium/internal/platform/openapi/openapitest"
+)
+
+// TestOpenAPI: every route the service registers is documented, nothing is
+// documented that is not served, and the document keeps the house rules. The
+// behaviour tests hold every response they receive to it (ValidatingTransport).
+func TestOpenAPI(t *testing.T) {
+	doc, err := identityDoc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	openapitest.CheckRoutes(t, doc, NewHandler(&Service{}, nil).Routes())
+	openapitest.CheckConventions(t, doc)
+}

@@ -1,0 +1,88 @@
+package identity
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestHasher(t *testing.T) {
+	ctx := context.Background()
+	h, err := NewHasher(DefaultArgon2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := h.Hash(ctx, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash %q does not carry OWASP's parameters", hash)
+	}
+	other, _ := h.Hash(ctx, "correct horse battery")
+	if other == hash {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	tests := []struct {
+		password   string
+		ok, rehash bool
+	}{
+		{"correct horse battery", true, false},
+		{"correct horse batterY", false, false},
+		{"", false, false},
+	}
+	for _, tt := range tests {
+		ok, rehash, err := h.Verify(ctx, hash, tt.password)
+		if err != nil || ok != tt.ok || rehash != tt.rehash {
+			t.Errorf("Verify(%q) = %v, %v, %v; want %v, %v", tt.password, ok, rehash, err, tt.ok, tt.rehash)
+		}
+	}
+	weak, _ := newHasher(DefaultArgon2, true)
+	old, _ := weak.Hash(ctx, "correct horse battery")
+	if ok, rehash, _ := h.Verify(ctx, old, "correct horse battery"); !ok || !rehash {
+		t.Errorf("a hash below the current parameters: ok %v rehash %v, want both", ok, rehash)
+	}
+	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=x$y$z", "plain"} {
+		if _, _, err := h.Verify(ctx, bad, "pw"); err == nil {
+			t.Errorf("Verify accepted the stored hash %q", bad)
+		}
+	}
+	if _, err := NewHasher(Argon2Params{MemoryKiB: 4096, Time: 2, Threads: 1}); err == nil {
+		t.Error("NewHasher accepted parameters below OWASP's floor")
+	}
+}
+
+func TestCommonPasswords(t *testing.T) {
+	if n := len(commonPasswords()); n < 10000 {
+		t.Fatalf("the list has %d passwords, want at least 10,000", n)
+	}
+	for _, pw := range []string{"password", "PASSWORD1", "12345678", "qwertyuiop", "iloveyou", "sunshine"} {
+		if !isCommonPassword(pw) {
+			t.Errorf("%q is not refused", pw)
+		}
+	}
+	if isCommonPassword("correct horse battery") {
+		t.Error("a good passphrase is refused")
+	}
+}
+
+// TestLoginUpgradesOldHashes: a hash made with weaker parameters is replaced
+// at the next login.
+func TestLoginUpgradesOldHashes(t *testing.T) {
+	natsURL := newNATS(t)
+	dbURL := sqliteURL(t)
+	e := startOn(t, dbURL, natsURL, nil) // weak test parameters
+	e.register("old@example.com", goodPassword)
+	e.stop()
+	e = startOn(t, dbURL, natsURL, func(c *Config) { c.weakHash, c.KeyEncryptionKey = false, e.cfg.KeyEncryptionKey })
+	expect(t, e.login("old@example.com", goodPassword), http.StatusOK, "")
+	u, err := userBy(context.Background(), e.svc.db, "email", "old@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(u.passwordHash, "m=19456,t=2") {
+		t.Errorf("hash after login: %.40s…, want the current parameters", u.passwordHash)
+	}
+	expect(t, e.login("old@example.com", goodPassword), http.StatusOK, "")
+}
