@@ -30,7 +30,7 @@ import (
 // app.ServeService: real listeners, middleware, JWKS over HTTP, outbox relay,
 // an embedded NATS server and the revocation feed.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	svc     *Service
 	url     string // public base URL
 	natsURL string
@@ -69,13 +69,13 @@ var identityDoc = sync.OnceValues(func() (*openapitest.Document, error) { return
 
 // start runs the service on dbURL and a new embedded NATS server with the
 // test configuration, edited by edit.
-func start(t *testing.T, dbURL string, edit func(*Config)) *env {
+func start(t testing.TB, dbURL string, edit func(*Config)) *env {
 	t.Helper()
 	return startOn(t, dbURL, newNATS(t), edit)
 }
 
 // newNATS starts an embedded NATS server that listens on loopback.
-func newNATS(t *testing.T) string {
+func newNATS(t testing.TB) string {
 	t.Helper()
 	nats, err := bus.StartEmbedded(bus.EmbeddedConfig{Dir: filepath.Join(t.TempDir(), "nats"), Listen: "127.0.0.1:0"})
 	if err != nil {
@@ -86,7 +86,7 @@ func newNATS(t *testing.T) string {
 }
 
 // startOn runs the service on dbURL and the NATS server at natsURL.
-func startOn(t *testing.T, dbURL, natsURL string, edit func(*Config)) *env {
+func startOn(t testing.TB, dbURL, natsURL string, edit func(*Config)) *env {
 	t.Helper()
 	cfg := testConfig()
 	if edit != nil {
@@ -166,7 +166,7 @@ type response struct {
 }
 
 // json decodes the body into v, failing the test when it cannot.
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -174,7 +174,7 @@ func (r response) json(t *testing.T, v any) {
 }
 
 // problem returns the body's code and the fields named in its errors.
-func (r response) problem(t *testing.T) (code string, fields []string) {
+func (r response) problem(t testing.TB) (code string, fields []string) {
 	t.Helper()
 	var p struct {
 		Code   string `json:"code"`
@@ -231,7 +231,7 @@ func (e *env) do(method, path, token string, body any, headers ...string) respon
 }
 
 // expect checks a response's status and, for problems, its code.
-func expect(t *testing.T, r response, status int, code string) {
+func expect(t testing.TB, r response, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
@@ -283,7 +283,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 // the tests that read them.
 type testWriter struct {
 	mu  sync.Mutex
-	t   *testing.T
+	t   testing.TB
 	buf bytes.Buffer
 }
 
@@ -308,4 +308,4 @@ func (w *testWriter) String() string {
 
 // sqliteURL is a fresh SQLite database, for tests whose subject does not
 // depend on the dialect.
-func sqliteURL(t *testing.T) string { return sqldbtest.SQLiteURL(t) }
+func sqliteURL(t testing.TB) string { return sqldbtest.SQLiteURL(t) }

@@ -110,8 +110,11 @@ func (r *UpdateMeRequest) apply(u *User) bool {
 			u.Phone, changed = &phone, true
 		}
 	}
-	if r.SMSOptIn.Set && u.SMSOptIn != r.SMSOptIn.Value {
+	switch {
+	case r.SMSOptIn.Set && u.SMSOptIn != r.SMSOptIn.Value:
 		u.SMSOptIn, changed = r.SMSOptIn.Value, true
+	case !r.SMSOptIn.Set && u.Phone == nil && u.SMSOptIn:
+		u.SMSOptIn, changed = false, true // no phone, no SMS
 	}
 	return changed
 }

@@ -27,9 +27,9 @@ func TestMe(t *testing.T) {
 		if u.Name != "Meg" || u.Phone == nil || *u.Phone != "+447700900123" || !u.SMSOptIn {
 			t.Errorf("after patch: %+v", u)
 		}
-		// Absent fields stay; null removes the phone, which needs consent withdrawn first.
-		expect(t, patch(`{"phone":null}`), http.StatusUnprocessableEntity, "validation_failed")
-		r = patch(`{"phone":null,"sms_opt_in":false}`)
+		// Absent fields stay; null removes the phone, and SMS with it.
+		expect(t, patch(`{"phone":null,"sms_opt_in":true}`), http.StatusUnprocessableEntity, "validation_failed")
+		r = patch(`{"phone":null}`)
 		expect(t, r, http.StatusOK, "")
 		r.json(t, &u)
 		if u.Name != "Meg" || u.Phone != nil || u.SMSOptIn {
