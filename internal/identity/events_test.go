@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -90,8 +91,16 @@ func TestRegistrationAnnouncedOnce(t *testing.T) {
 // TestRevocationReachesAnotherService: after a password change, another
 // service — its own process state, its own bus connection and revocation
 // feed — refuses the old access token within seconds.
+//
+// It runs on the external NATS server when EMPORIUM_TEST_NATS_URL is set (as
+// production would), and on an embedded one otherwise.
 func TestRevocationReachesAnotherService(t *testing.T) {
-	natsURL := newNATS(t)
+	natsURL := os.Getenv("EMPORIUM_TEST_NATS_URL")
+	if natsURL == "" {
+		natsURL = newNATS(t)
+	} else {
+		t.Cleanup(func() { deleteStream(t, natsURL, app.IdentityStream) })
+	}
 	e := startOn(t, sqliteURL(t), natsURL, nil)
 	probe := startProbe(t, e.url+"/.well-known/jwks.json", natsURL)
 	s := e.register("rev@example.com", goodPassword)
@@ -120,6 +129,19 @@ func TestRevocationReachesAnotherService(t *testing.T) {
 	e.login("rev@example.com", "another good secret").json(t, &fresh)
 	if got := get(fresh.AccessToken); got != http.StatusNoContent {
 		t.Errorf("the probe answered %d to a token issued after the change", got)
+	}
+}
+
+// deleteStream removes a stream this package's tests made on a shared server.
+func deleteStream(t *testing.T, natsURL, name string) {
+	b, err := bus.Connect(context.Background(), natsURL, "test-cleanup", bus.Options{})
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer b.Close()
+	if err := b.JetStream().DeleteStream(context.Background(), name); err != nil {
+		t.Errorf("cleanup: delete stream %s: %v", name, err)
 	}
 }
 
