@@ -186,6 +186,13 @@ func TestRefreshExpiry(t *testing.T) {
 		clock.Advance(61 * time.Minute) // idle too long
 		expect(t, e.refresh(s.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 
+		// Logging out with the expired token still ends its user's sessions.
+		var other Session
+		e.login("exp@example.com", goodPassword).json(t, &other)
+		expect(t, e.do("POST", "/api/v1/auth/logout", "", map[string]any{"refresh_token": s.RefreshToken, "all": true}),
+			http.StatusNoContent, "")
+		expect(t, e.refresh(other.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+
 		s = e.register("abs@example.com", goodPassword)
 		for range 5 {
 			clock.Advance(40 * time.Minute)

@@ -22,6 +22,11 @@ import (
 
 // registeredEvents counts identity.user.registered events for userID on the stream.
 func registeredEvents(t *testing.T, natsURL, userID string) int {
+	return userEvents(t, natsURL, event.UserRegistered, userID)
+}
+
+// userEvents counts the events of a type about userID on the stream.
+func userEvents(t *testing.T, natsURL, typ, userID string) int {
 	t.Helper()
 	b, err := bus.Connect(t.Context(), natsURL, "test", bus.Options{})
 	if err != nil {
@@ -29,7 +34,7 @@ func registeredEvents(t *testing.T, natsURL, userID string) int {
 	}
 	defer b.Close()
 	cons, err := b.JetStream().OrderedConsumer(t.Context(), app.IdentityStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{event.UserRegistered}})
+		FilterSubjects: []string{typ}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +134,40 @@ func TestRevocationReachesAnotherService(t *testing.T) {
 	e.login("rev@example.com", "another good secret").json(t, &fresh)
 	if got := get(fresh.AccessToken); got != http.StatusNoContent {
 		t.Errorf("the probe answered %d to a token issued after the change", got)
+	}
+
+	// A service that starts after the change learns it too.
+	late := startProbe(t, e.url+"/.well-known/jwks.json", natsURL)
+	probe = late
+	eventually(t, 5*time.Second, "the late probe refuses the old token", func() bool {
+		return get(s.AccessToken) == http.StatusUnauthorized
+	})
+	if got := get(fresh.AccessToken); got != http.StatusNoContent {
+		t.Errorf("the late probe answered %d to a token issued after the change", got)
+	}
+}
+
+// TestProfileChangeAnnounced: a profile change publishes identity.user.updated
+// with the new contact data; a PATCH that changes nothing publishes nothing.
+func TestProfileChangeAnnounced(t *testing.T) {
+	natsURL := newNATS(t)
+	e := startOn(t, sqliteURL(t), natsURL, nil)
+	db, err := sqldb.Open(t.Context(), e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := e.register("upd@example.com", goodPassword)
+	expect(t, e.do("PATCH", "/api/v1/users/me", s.AccessToken, `{"phone":"+14155550100","sms_opt_in":true}`),
+		http.StatusOK, "")
+	expect(t, e.do("PATCH", "/api/v1/users/me", s.AccessToken, `{"sms_opt_in":true}`), http.StatusOK, "")
+	eventually(t, 10*time.Second, "the outbox is relayed", func() bool {
+		var pending int
+		db.QueryRowContext(t.Context(), "SELECT count(*) FROM outbox WHERE published_at IS NULL").Scan(&pending)
+		return pending == 0
+	})
+	if n := userEvents(t, natsURL, event.UserUpdated, s.User.ID); n != 1 {
+		t.Errorf("%d update events, want 1", n)
 	}
 }
 
