@@ -14,8 +14,8 @@ import (
 )
 
 // TestStartStopRestart builds the real binary, starts it on an empty data
-// directory, waits for /readyz, stops it with SIGTERM, and starts it again on
-// the same data.
+// directory, waits for /readyz, checks the demo catalog, stops it with
+// SIGTERM, and starts it again on the same data.
 func TestStartStopRestart(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "emporium")
 	build := exec.Command("go", "build", "-race", "-o", bin, ".")
@@ -46,6 +46,19 @@ func TestStartStopRestart(t *testing.T) {
 			t.Errorf("run %d: unknown route = %d %s, want a 404 problem", run, resp.StatusCode,
 				resp.Header.Get("Content-Type"))
 		}
+		// The demo catalog is loaded on the first start only.
+		resp, err = http.Get("http://" + p.addr + "/api/v1/products?limit=100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if err != nil || len(list.Items) != 50 {
+			t.Errorf("run %d: %d demo products (%v), want 50", run, len(list.Items), err)
+		}
 		p.stop(t)
 		if _, err := os.Stat(filepath.Join(data, "nats")); err != nil {
 			t.Errorf("run %d: no NATS store under the data directory: %v", run, err)
@@ -65,7 +78,7 @@ func start(t *testing.T, bin, data string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "EMPORIUM_DATA_DIR="+data, "EMPORIUM_ADDR=127.0.0.1:0",
-		"EMPORIUM_INTERNAL_ADDR=127.0.0.1:0", "EMPORIUM_DEMO_DATA=false")
+		"EMPORIUM_INTERNAL_ADDR=127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func startWithAdmin(t *testing.T, dbURL string) (*env, Session) {
 	var s Session
 	r := e.login("root@example.com", adminPassword)
 	expect(t, r, http.StatusOK, "")
-	r.json(t, &s)
+	r.JSON(t, &s)
 	if !slices.Equal(s.User.Roles, []string{"admin", "customer"}) {
 		t.Fatalf("configured admin has roles %q", s.User.Roles)
 	}
@@ -47,7 +47,7 @@ func TestAdminListUsers(t *testing.T) {
 			r := e.do("GET", "/api/v1/admin/users?limit=3&cursor="+cursor, admin.AccessToken, nil)
 			expect(t, r, http.StatusOK, "")
 			var page web.List[User]
-			r.json(t, &page)
+			r.JSON(t, &page)
 			for _, u := range page.Items {
 				seen = append(seen, u.ID)
 			}
@@ -59,7 +59,7 @@ func TestAdminListUsers(t *testing.T) {
 			t.Errorf("pages visited %d users %q, want all 7 once in order", len(seen), seen)
 		}
 		var one web.List[User]
-		e.do("GET", "/api/v1/admin/users?email=%20CUS@Example.com%20", admin.AccessToken, nil).json(t, &one)
+		e.do("GET", "/api/v1/admin/users?email=%20CUS@Example.com%20", admin.AccessToken, nil).JSON(t, &one)
 		if len(one.Items) != 1 || one.Items[0].Email != "cus@example.com" || one.NextCursor != "" {
 			t.Errorf("email filter: %+v", one)
 		}
@@ -88,16 +88,16 @@ func TestAdminSetRoles(t *testing.T) {
 		r := put(admin.AccessToken, c.User.ID, `{"roles":["customer","admin","admin"]}`)
 		expect(t, r, http.StatusOK, "")
 		var u User
-		r.json(t, &u)
+		r.JSON(t, &u)
 		if !slices.Equal(u.Roles, []string{"admin", "customer"}) {
 			t.Errorf("roles = %q", u.Roles)
 		}
 		// The old token (customer only) stops working; a refresh carries the new roles.
 		eventually(t, 5*time.Second, "the token with the old roles is refused", func() bool {
-			return e.do("GET", "/api/v1/users/me", c.AccessToken, nil).status == http.StatusUnauthorized
+			return e.do("GET", "/api/v1/users/me", c.AccessToken, nil).Status == http.StatusUnauthorized
 		})
 		var fresh Session
-		e.refresh(c.RefreshToken).json(t, &fresh)
+		e.refresh(c.RefreshToken).JSON(t, &fresh)
 		expect(t, e.do("GET", "/api/v1/admin/users", fresh.AccessToken, nil), http.StatusOK, "")
 		// Now that there are two admins, the first may step down.
 		expect(t, put(fresh.AccessToken, admin.User.ID, `{"roles":["customer"]}`), http.StatusOK, "")
@@ -112,19 +112,19 @@ func TestEnsureAdmin(t *testing.T) {
 		ctx := context.Background()
 		e := start(t, dbURL, nil)
 		e.register("promote@example.com", goodPassword)
-		changed, err := CreateAdmin(ctx, dbURL, " Promote@example.com", "ignored, the account exists", e.logs.logger())
+		changed, err := CreateAdmin(ctx, dbURL, " Promote@example.com", "ignored, the account exists", e.logs.Logger())
 		if err != nil || !changed {
 			t.Fatalf("promote: %v, %v", changed, err)
 		}
 		var s Session
-		e.login("promote@example.com", goodPassword).json(t, &s) // the password is untouched
+		e.login("promote@example.com", goodPassword).JSON(t, &s) // the password is untouched
 		if !slices.Contains(s.User.Roles, auth.RoleAdmin) {
 			t.Errorf("roles after promotion %q", s.User.Roles)
 		}
-		if changed, err := CreateAdmin(ctx, dbURL, "promote@example.com", adminPassword, e.logs.logger()); err != nil || changed {
+		if changed, err := CreateAdmin(ctx, dbURL, "promote@example.com", adminPassword, e.logs.Logger()); err != nil || changed {
 			t.Errorf("second run: %v, %v; want no change", changed, err)
 		}
-		if _, err := CreateAdmin(ctx, dbURL, "new@example.com", "short", e.logs.logger()); err == nil {
+		if _, err := CreateAdmin(ctx, dbURL, "new@example.com", "short", e.logs.Logger()); err == nil {
 			t.Error("a weak admin password was accepted")
 		}
 

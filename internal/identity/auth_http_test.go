@@ -18,7 +18,7 @@ func TestRegister(t *testing.T) {
 			"email": "  Ada@Example.COM ", "password": goodPassword, "name": " Ada Lovelace ", "phone": "+14155550100"})
 		expect(t, r, http.StatusCreated, "")
 		var s Session
-		r.json(t, &s)
+		r.JSON(t, &s)
 		if s.User.Email != "ada@example.com" || s.User.Name != "Ada Lovelace" || s.TokenType != "Bearer" ||
 			s.ExpiresIn != 900 || s.AccessToken == "" || len(s.RefreshToken) < 43 ||
 			!slices.Equal(s.User.Roles, []string{"customer"}) || *s.User.Phone != "+14155550100" {
@@ -67,7 +67,7 @@ func TestRegister(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				r := e.do("POST", "/api/v1/auth/register", "", tt.body)
 				expect(t, r, tt.status, tt.code)
-				if _, fields := r.problem(t); !slices.Equal(fields, tt.fields) {
+				if _, fields := r.Problem(t); !slices.Equal(fields, tt.fields) {
 					t.Errorf("fields %q, want %q", fields, tt.fields)
 				}
 			})
@@ -87,7 +87,7 @@ func TestLogin(t *testing.T) {
 		r := e.login(" GRACE@example.com", goodPassword)
 		expect(t, r, http.StatusOK, "")
 		var s Session
-		r.json(t, &s)
+		r.JSON(t, &s)
 		if s.User.Email != "grace@example.com" || s.AccessToken == "" || s.RefreshToken == "" {
 			t.Errorf("session = %+v", s)
 		}
@@ -101,8 +101,8 @@ func TestLogin(t *testing.T) {
 		}
 		expect(t, wrong, http.StatusUnauthorized, "invalid_credentials")
 		expect(t, unknown, http.StatusUnauthorized, "invalid_credentials")
-		if string(wrong.body) != string(unknown.body) {
-			t.Errorf("answers differ:\n%s\n%s", wrong.body, unknown.body)
+		if string(wrong.Body) != string(unknown.Body) {
+			t.Errorf("answers differ:\n%s\n%s", wrong.Body, unknown.Body)
 		}
 		expect(t, e.do("POST", "/api/v1/auth/login", "", `{"email":"grace@example.com"}`),
 			http.StatusUnprocessableEntity, "validation_failed")
@@ -115,12 +115,12 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		first := e.register("ren@example.com", goodPassword)
 		other := e.login("ren@example.com", goodPassword) // a second session
 		var otherSess Session
-		other.json(t, &otherSess)
+		other.JSON(t, &otherSess)
 
 		r := e.refresh(first.RefreshToken)
 		expect(t, r, http.StatusOK, "")
 		var second Session
-		r.json(t, &second)
+		r.JSON(t, &second)
 		if second.RefreshToken == first.RefreshToken || second.User.ID != first.User.ID {
 			t.Fatalf("refresh did not rotate: %+v", second)
 		}
@@ -150,12 +150,12 @@ func TestConcurrentRefreshYieldsAtMostOnePair(t *testing.T) {
 		wg.Wait()
 		var pairs []Session
 		for _, r := range results {
-			if r.status == http.StatusOK {
+			if r.Status == http.StatusOK {
 				var p Session
-				r.json(t, &p)
+				r.JSON(t, &p)
 				pairs = append(pairs, p)
-			} else if r.status != http.StatusUnauthorized {
-				t.Fatalf("refresh answered %d: %s", r.status, r.body)
+			} else if r.Status != http.StatusUnauthorized {
+				t.Fatalf("refresh answered %d: %s", r.Status, r.Body)
 			}
 		}
 		if len(pairs) > 1 {
@@ -181,14 +181,14 @@ func TestRefreshExpiry(t *testing.T) {
 			clock.Advance(50 * time.Minute)
 			r := e.refresh(s.RefreshToken)
 			expect(t, r, http.StatusOK, "")
-			r.json(t, &s)
+			r.JSON(t, &s)
 		}
 		clock.Advance(61 * time.Minute) // idle too long
 		expect(t, e.refresh(s.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 
 		// Logging out with the expired token still ends its user's sessions.
 		var other Session
-		e.login("exp@example.com", goodPassword).json(t, &other)
+		e.login("exp@example.com", goodPassword).JSON(t, &other)
 		expect(t, e.do("POST", "/api/v1/auth/logout", "", map[string]any{"refresh_token": s.RefreshToken, "all": true}),
 			http.StatusNoContent, "")
 		expect(t, e.refresh(other.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
@@ -196,8 +196,8 @@ func TestRefreshExpiry(t *testing.T) {
 		s = e.register("abs@example.com", goodPassword)
 		for range 5 {
 			clock.Advance(40 * time.Minute)
-			if r := e.refresh(s.RefreshToken); r.status == http.StatusOK {
-				r.json(t, &s)
+			if r := e.refresh(s.RefreshToken); r.Status == http.StatusOK {
+				r.JSON(t, &s)
 			} else {
 				expect(t, r, http.StatusUnauthorized, "invalid_refresh_token")
 				return // past the absolute lifetime
@@ -212,17 +212,17 @@ func TestLogout(t *testing.T) {
 		e := start(t, dbURL, nil)
 		a := e.register("lou@example.com", goodPassword)
 		var b, c Session
-		e.login("lou@example.com", goodPassword).json(t, &b)
-		e.login("lou@example.com", goodPassword).json(t, &c)
+		e.login("lou@example.com", goodPassword).JSON(t, &b)
+		e.login("lou@example.com", goodPassword).JSON(t, &c)
 
 		// Logging out with a rotated token still ends that session.
 		var a2 Session
-		e.refresh(a.RefreshToken).json(t, &a2)
+		e.refresh(a.RefreshToken).JSON(t, &a2)
 		expect(t, e.do("POST", "/api/v1/auth/logout", "", map[string]any{"refresh_token": a.RefreshToken}),
 			http.StatusNoContent, "")
 		expect(t, e.refresh(a2.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		expect(t, e.refresh(b.RefreshToken), http.StatusOK, "") // other sessions live on
-		e.login("lou@example.com", goodPassword).json(t, &b)
+		e.login("lou@example.com", goodPassword).JSON(t, &b)
 
 		// An unknown token ends nothing and is not an error.
 		expect(t, e.do("POST", "/api/v1/auth/logout", "", map[string]any{"refresh_token": "nope"}),
@@ -234,11 +234,11 @@ func TestLogout(t *testing.T) {
 			http.StatusNoContent, "")
 		expect(t, e.refresh(c.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		eventually(t, 5*time.Second, "the access token is refused", func() bool {
-			return e.do("GET", "/api/v1/users/me", c.AccessToken, nil).status == http.StatusUnauthorized
+			return e.do("GET", "/api/v1/users/me", c.AccessToken, nil).Status == http.StatusUnauthorized
 		})
 		// A new login works, and its token is accepted.
 		var d Session
-		e.login("lou@example.com", goodPassword).json(t, &d)
+		e.login("lou@example.com", goodPassword).JSON(t, &d)
 		expect(t, e.do("GET", "/api/v1/users/me", d.AccessToken, nil), http.StatusOK, "")
 	})
 }

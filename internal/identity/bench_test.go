@@ -33,8 +33,8 @@ func BenchmarkLogin(b *testing.B) {
 				wg.Go(func() {
 					for range next {
 						t0 := time.Now()
-						if r := e.login("bench@example.com", goodPassword); r.status != http.StatusOK {
-							b.Errorf("login answered %d", r.status)
+						if r := e.login("bench@example.com", goodPassword); r.Status != http.StatusOK {
+							b.Errorf("login answered %d", r.Status)
 						}
 						mu.Lock()
 						lat = append(lat, time.Since(t0))

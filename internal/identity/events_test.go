@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"emporium/internal/event"
 	"emporium/internal/platform/app"
+	"emporium/internal/platform/app/apptest"
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/sqldb"
@@ -131,7 +131,7 @@ func TestRevocationReachesAnotherService(t *testing.T) {
 
 	// A token issued after the change is accepted there.
 	var fresh Session
-	e.login("rev@example.com", "another good secret").json(t, &fresh)
+	e.login("rev@example.com", "another good secret").JSON(t, &fresh)
 	if got := get(fresh.AccessToken); got != http.StatusNoContent {
 		t.Errorf("the probe answered %d to a token issued after the change", got)
 	}
@@ -188,8 +188,6 @@ func deleteStream(t *testing.T, natsURL, name string) {
 // authentication, as every service has it, and returns its public URL.
 func startProbe(t *testing.T, jwksURL, natsURL string) string {
 	t.Helper()
-	pub, _ := net.Listen("tcp", "127.0.0.1:0")
-	internal, _ := net.Listen("tcp", "127.0.0.1:0")
 	unit := app.Unit{Name: "probe", Build: func(context.Context, app.Deps) (*app.Service, error) {
 		r := web.NewRouter()
 		r.HandleFunc("GET /api/v1/probe", auth.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
@@ -198,27 +196,6 @@ func startProbe(t *testing.T, jwksURL, natsURL string) string {
 		return &app.Service{Public: r}, nil
 	}}
 	base := app.Base{DatabaseURL: sqldbtest.SQLiteURL(t), NATSURL: natsURL, ServiceToken: auth.NewServiceSecret(),
-		JWKSURL: jwksURL, Observability: app.Observability{ShutdownTimeout: 5 * time.Second}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	logs := &testWriter{t: t}
-	go func() {
-		done <- app.ServeService(ctx, unit, base, app.Listeners{Public: pub, Internal: internal}, logs.logger())
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("probe: %v", err)
-		}
-	})
-	url := "http://" + pub.Addr().String()
-	eventually(t, 10*time.Second, "the probe is ready", func() bool {
-		res, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
-	return url
+		JWKSURL: jwksURL}
+	return apptest.Serve(t, unit, base, apptest.Listen(t)).URL
 }

@@ -1,10 +1,10 @@
 package identity
 
 import (
-	"encoding/json"
 	"strings"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/web"
 )
 
 // RegisterRequest is the body of POST /api/v1/auth/register. There is no
@@ -73,9 +73,9 @@ func (r *LogoutRequest) Validate() error {
 // UpdateMeRequest is the body of PATCH /api/v1/users/me: absent fields stay
 // as they are; a null phone removes the phone.
 type UpdateMeRequest struct {
-	Name     optional[string] `json:"name"`
-	Phone    optional[string] `json:"phone"`
-	SMSOptIn optional[bool]   `json:"sms_opt_in"`
+	Name     web.Optional[string] `json:"name"`
+	Phone    web.Optional[string] `json:"phone"`
+	SMSOptIn web.Optional[bool]   `json:"sms_opt_in"`
 }
 
 // Validate checks the fields that are present.
@@ -143,21 +143,4 @@ func (r *SetRolesRequest) Validate() error {
 	var v errs.Validation
 	r.Roles = normalizeRoles(&v, "roles", r.Roles)
 	return v.Err()
-}
-
-// optional is a PATCH field: Set when the body names it, Null when it is null.
-type optional[T any] struct {
-	Set   bool
-	Null  bool
-	Value T
-}
-
-// UnmarshalJSON records that the field was present.
-func (o *optional[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if string(b) == "null" {
-		o.Null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.Value)
 }

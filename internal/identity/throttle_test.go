@@ -26,8 +26,8 @@ func TestThrottlePerAccount(t *testing.T) {
 	// Now even the right password is refused, with Retry-After.
 	r := e.login("tim@example.com", goodPassword)
 	expect(t, r, http.StatusTooManyRequests, "rate_limited")
-	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 15*60 {
-		t.Errorf("Retry-After = %q", r.header.Get("Retry-After"))
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 15*60 {
+		t.Errorf("Retry-After = %q", r.Header.Get("Retry-After"))
 	}
 	// Another account from the same address is not affected.
 	expect(t, e.login("tom@example.com", goodPassword), http.StatusOK, "")

@@ -19,11 +19,11 @@ func TestJWKS(t *testing.T) {
 	e := start(t, sqliteURL(t), nil)
 	r := e.do("GET", "/.well-known/jwks.json", "", nil)
 	expect(t, r, http.StatusOK, "")
-	if cc := r.header.Get("Cache-Control"); !strings.Contains(cc, "max-age") {
+	if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age") {
 		t.Errorf("Cache-Control = %q", cc)
 	}
 	var set jose.JSONWebKeySet
-	r.json(t, &set)
+	r.JSON(t, &set)
 	if len(set.Keys) != 1 {
 		t.Fatalf("%d keys, want 1", len(set.Keys))
 	}
@@ -31,7 +31,7 @@ func TestJWKS(t *testing.T) {
 	if _, ok := k.Key.(ed25519.PublicKey); !ok || k.Algorithm != "EdDSA" || k.Use != "sig" || k.KeyID == "" {
 		t.Errorf("key = %+v", k)
 	}
-	if strings.Contains(string(r.body), `"d"`) {
+	if strings.Contains(string(r.Body), `"d"`) {
 		t.Error("the JWKS holds a private key")
 	}
 }
@@ -124,7 +124,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 	kids := func() []string {
 		var set jose.JSONWebKeySet
-		e.do("GET", "/.well-known/jwks.json", "", nil).json(t, &set)
+		e.do("GET", "/.well-known/jwks.json", "", nil).JSON(t, &set)
 		var ids []string
 		for _, k := range set.Keys {
 			ids = append(ids, k.KeyID)
@@ -143,7 +143,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("the new key did not take over")
 	}
 	var fresh Session
-	e.login("rot@example.com", goodPassword).json(t, &fresh)
+	e.login("rot@example.com", goodPassword).JSON(t, &fresh)
 	if kidOf(t, fresh.AccessToken) != cur.kid {
 		t.Error("new tokens are not signed by the new key")
 	}

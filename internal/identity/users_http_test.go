@@ -14,8 +14,8 @@ func TestMe(t *testing.T) {
 		s := e.register("meg@example.com", goodPassword)
 		expect(t, e.do("GET", "/api/v1/users/me", "", nil), http.StatusUnauthorized, "unauthenticated")
 		r := e.do("GET", "/api/v1/users/me", "", nil)
-		if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("401 without WWW-Authenticate: %v", r.header)
+		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("401 without WWW-Authenticate: %v", r.Header)
 		}
 		expect(t, e.do("GET", "/api/v1/users/me", "garbage", nil), http.StatusUnauthorized, "unauthenticated")
 
@@ -23,7 +23,7 @@ func TestMe(t *testing.T) {
 		var u User
 		r = patch(`{"name":" Meg ","phone":"+447700900123","sms_opt_in":true}`)
 		expect(t, r, http.StatusOK, "")
-		r.json(t, &u)
+		r.JSON(t, &u)
 		if u.Name != "Meg" || u.Phone == nil || *u.Phone != "+447700900123" || !u.SMSOptIn {
 			t.Errorf("after patch: %+v", u)
 		}
@@ -31,7 +31,7 @@ func TestMe(t *testing.T) {
 		expect(t, patch(`{"phone":null,"sms_opt_in":true}`), http.StatusUnprocessableEntity, "validation_failed")
 		r = patch(`{"phone":null}`)
 		expect(t, r, http.StatusOK, "")
-		r.json(t, &u)
+		r.JSON(t, &u)
 		if u.Name != "Meg" || u.Phone != nil || u.SMSOptIn {
 			t.Errorf("after removing the phone: %+v", u)
 		}
@@ -50,12 +50,12 @@ func TestMe(t *testing.T) {
 		for _, tt := range tests {
 			r := patch(tt.body)
 			expect(t, r, http.StatusUnprocessableEntity, "validation_failed")
-			if _, fields := r.problem(t); !slices.Equal(fields, []string{tt.field}) {
+			if _, fields := r.Problem(t); !slices.Equal(fields, []string{tt.field}) {
 				t.Errorf("%s: fields %q, want %q", tt.body, fields, tt.field)
 			}
 		}
 		var me User
-		e.do("GET", "/api/v1/users/me", s.AccessToken, nil).json(t, &me)
+		e.do("GET", "/api/v1/users/me", s.AccessToken, nil).JSON(t, &me)
 		if !slices.Equal(me.Roles, []string{"customer"}) {
 			t.Errorf("roles changed to %q", me.Roles)
 		}
@@ -67,7 +67,7 @@ func TestChangePassword(t *testing.T) {
 		e := start(t, dbURL, nil)
 		s := e.register("pat@example.com", goodPassword)
 		var other Session
-		e.login("pat@example.com", goodPassword).json(t, &other)
+		e.login("pat@example.com", goodPassword).JSON(t, &other)
 		change := func(cur, next string) response {
 			return e.do("POST", "/api/v1/users/me/password", s.AccessToken,
 				map[string]string{"current_password": cur, "new_password": next})
@@ -83,7 +83,7 @@ func TestChangePassword(t *testing.T) {
 			expect(t, e.refresh(tok), http.StatusUnauthorized, "invalid_refresh_token")
 		}
 		eventually(t, 5*time.Second, "the old access token is refused", func() bool {
-			return e.do("GET", "/api/v1/users/me", other.AccessToken, nil).status == http.StatusUnauthorized
+			return e.do("GET", "/api/v1/users/me", other.AccessToken, nil).Status == http.StatusUnauthorized
 		})
 		for _, secret := range []string{goodPassword, "a brand new secret", s.RefreshToken, s.AccessToken, "$argon2id$"} {
 			if strings.Contains(e.logs.String(), secret) {

@@ -2,12 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"emporium/internal/event"
 	"emporium/internal/platform/auth"
@@ -29,47 +25,21 @@ const revocationHorizon = 15*time.Minute + auth.DefaultLeeway + time.Minute
 // It is an ordered (ephemeral) consumer: every process reads every revocation.
 func revocationFeed(b *bus.Bus, list *auth.RevocationList, log *slog.Logger) Worker {
 	return Worker{Name: "revocation-feed", Run: func(ctx context.Context) error {
-		cons, err := b.JetStream().OrderedConsumer(ctx, IdentityStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{event.UserTokensRevoked},
-			DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-			OptStartTime:   ptr(time.Now().Add(-revocationHorizon)),
-		})
-		if err != nil {
-			return fmt.Errorf("revocation feed: %w", err)
-		}
-		msgs, err := cons.Messages()
-		if err != nil {
-			return fmt.Errorf("revocation feed: %w", err)
-		}
-		defer msgs.Stop()
-		go func() {
-			<-ctx.Done()
-			msgs.Stop()
-		}()
-		prune := time.NewTicker(time.Minute)
-		defer prune.Stop()
-		for {
-			msg, err := msgs.Next()
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
+		lastPrune := time.Now()
+		return b.Follow(ctx, bus.FollowConfig{
+			Stream: IdentityStream, Subject: event.UserTokensRevoked, Since: revocationHorizon, Logger: log,
+			Handler: func(ctx context.Context, env event.Envelope) {
+				var r event.TokensRevoked
+				if err := env.Decode(&r); err != nil || r.UserID == "" {
+					log.WarnContext(ctx, "revocation feed: ignoring a malformed event", slog.String("id", env.ID))
+					return
 				}
-				return fmt.Errorf("revocation feed: %w", err)
-			}
-			var env event.Envelope
-			var r event.TokensRevoked
-			if err := json.Unmarshal(msg.Data(), &env); err != nil || env.Decode(&r) != nil || r.UserID == "" {
-				log.WarnContext(ctx, "revocation feed: ignoring a malformed event", slog.String("subject", msg.Subject()))
-				continue
-			}
-			list.Set(r.UserID, r.NotBefore)
-			select {
-			case <-prune.C:
-				list.Prune(time.Now().Add(-revocationHorizon))
-			default:
-			}
-		}
+				list.Set(r.UserID, r.NotBefore)
+				if time.Since(lastPrune) > time.Minute {
+					list.Prune(time.Now().Add(-revocationHorizon))
+					lastPrune = time.Now()
+				}
+			},
+		})
 	}}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,69 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"emporium/internal/event"
+)
+
+// FollowConfig describes a Follow: which events to read and from when.
+type FollowConfig struct {
+	Stream  string
+	Subject string // one subject (or wildcard): servers before 2.10 take one filter
+	// Since is how far back to start reading; zero reads only new events.
+	Since time.Duration
+	// Handler applies one event. It is not retried: a follower keeps
+	// per-process state (a cache, a revocation list) that the next event or a
+	// restart rebuilds, so it logs and moves on.
+	Handler func(ctx context.Context, env event.Envelope)
+	Logger  *slog.Logger
+}
+
+// Follow reads events with an ordered (ephemeral) consumer until ctx ends:
+// unlike Consume, where replicas share the work, every process that follows
+// sees every event. It returns nil when ctx ends and an error when the stream
+// cannot be read (the caller restarts it).
+func (b *Bus) Follow(ctx context.Context, cfg FollowConfig) error {
+	occ := jetstream.OrderedConsumerConfig{FilterSubjects: []string{cfg.Subject},
+		DeliverPolicy: jetstream.DeliverNewPolicy}
+	if cfg.Since > 0 {
+		start := time.Now().Add(-cfg.Since)
+		occ.DeliverPolicy, occ.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = b.log
+	}
+	cons, err := b.js.OrderedConsumer(ctx, cfg.Stream, occ)
+	if err != nil {
+		return fmt.Errorf("follow %s %s: %w", cfg.Stream, cfg.Subject, err)
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("follow %s %s: %w", cfg.Stream, cfg.Subject, err)
+	}
+	defer msgs.Stop()
+	stop := context.AfterFunc(ctx, msgs.Stop)
+	defer stop()
+	for {
+		msg, err := msgs.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("follow %s %s: %w", cfg.Stream, cfg.Subject, err)
+		}
+		var env event.Envelope
+		if err := json.Unmarshal(msg.Data(), &env); err != nil {
+			log.WarnContext(ctx, "follow: ignoring a malformed event", slog.String("subject", msg.Subject()))
+			continue
+		}
+		cfg.Handler(ctx, env)
+	}
+}
