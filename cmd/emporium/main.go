@@ -6,6 +6,7 @@
 //	emporium create-admin EMAIL   make EMAIL an admin in the data directory,
 //	                              creating the account with the password from
 //	                              EMPORIUM_ADMIN_PASSWORD or standard input
+//	emporium import-products FILE import a JSON or CSV file of products
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
@@ -30,8 +32,7 @@ func main() {
 		os.Exit(2)
 	}
 	if len(os.Args) > 1 {
-		dbURL := "sqlite:" + filepath.Join(cfg.DataDir, "identity.db")
-		os.Exit(identity.AdminCommand(ctx, os.Args[1:], dbURL, cfg.Identity.AdminPassword, os.Stdin, os.Stdout))
+		os.Exit(command(ctx, cfg, os.Args[1:]))
 	}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "emporium:", err)
@@ -43,6 +44,20 @@ func main() {
 type Config struct {
 	app.AllInOne
 	Identity identity.Config
+	Catalog  catalog.Config
+}
+
+// command runs a subcommand against the data directory's databases.
+func command(ctx context.Context, cfg Config, args []string) int {
+	db := func(service string) string { return "sqlite:" + filepath.Join(cfg.DataDir, service+".db") }
+	switch args[0] {
+	case "create-admin":
+		return identity.AdminCommand(ctx, args, db("identity"), cfg.Identity.AdminPassword, os.Stdin, os.Stdout)
+	case "import-products":
+		return catalog.ImportCommand(ctx, args, db("catalog"), cfg.Catalog, os.Stdout)
+	}
+	fmt.Fprintln(os.Stderr, "usage: emporium [create-admin EMAIL | import-products FILE]")
+	return 2
 }
 
 func run(ctx context.Context, cfg Config) error {

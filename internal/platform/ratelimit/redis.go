@@ -131,6 +131,9 @@ func Open(ctx context.Context, redisURL string) (*redis.Client, error) {
 		}
 		return nil, fmt.Errorf("ratelimit: open REDIS_URL %s: %w", shown, err)
 	}
+	// Callers bound each command with their context's deadline (a login must
+	// not hang on a Redis that accepts connections but never answers).
+	opts.ContextTimeoutEnabled = true
 	client := redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()

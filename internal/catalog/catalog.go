@@ -1,0 +1,190 @@
+// Package catalog is the catalog service: products and their category tree,
+// browsing with filters, sorts and keyset pages, and inventory with expiring
+// stock reservations that never oversell — the database refuses a hold larger
+// than what is available, whatever the number of replicas.
+package catalog
+
+import (
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/errs"
+)
+
+// Product statuses. Only active products are listed publicly and can be reserved.
+const (
+	StatusDraft    = "draft"
+	StatusActive   = "active"
+	StatusArchived = "archived"
+)
+
+// Money is an amount in minor units of an ISO 4217 currency.
+type Money = event.Money
+
+// Product is an item for sale. Available is the stock that can be reserved
+// now, read fresh on every answer.
+type Product struct {
+	ID          string            `json:"id"`
+	SKU         string            `json:"sku"`
+	Name        string            `json:"name"`
+	Slug        string            `json:"slug"`
+	Description string            `json:"description"`
+	Price       Money             `json:"price"`
+	CategoryIDs []string          `json:"category_ids"`
+	Attributes  map[string]string `json:"attributes"`
+	Images      []string          `json:"images"`
+	Status      string            `json:"status"`
+	Available   int64             `json:"available"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	Version     int64             `json:"-"`
+}
+
+// ETag identifies this representation: it changes with an edit (the version)
+// and with the availability.
+func (p *Product) ETag() string {
+	return `"` + itoa(p.Version) + "-" + itoa(p.Available) + `"`
+}
+
+// Category is a node of the category tree.
+type Category struct {
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Slug     string      `json:"slug"`
+	ParentID *string     `json:"parent_id"`
+	Position int         `json:"position"`
+	Children []*Category `json:"children"`
+}
+
+// Inventory is a product's stock.
+type Inventory struct {
+	ProductID string `json:"product_id"`
+	OnHand    int64  `json:"on_hand"`
+	Reserved  int64  `json:"reserved"`
+	Available int64  `json:"available"`
+}
+
+// ShortLine is a line that cannot be reserved in full.
+type ShortLine struct {
+	ProductID string `json:"product_id"`
+	Requested int64  `json:"requested"`
+	Available int64  `json:"available"`
+}
+
+// The service's errors, with API.md's codes.
+var (
+	ErrProductNotFound  = errs.New(errs.NotFound, "not_found", "no such product")
+	ErrCategoryNotFound = errs.New(errs.NotFound, "not_found", "no such category")
+	ErrSKUTaken         = errs.New(errs.Conflict, "sku_taken", "another product has this SKU")
+	ErrSlugTaken        = errs.New(errs.Conflict, "slug_taken", "this slug is taken")
+	ErrCategoryNotEmpty = errs.New(errs.Conflict, "category_not_empty", "the category still has products or children")
+	ErrInsufficient     = errs.New(errs.Conflict, "insufficient_stock", "not enough stock")
+	ErrStale            = errs.New(errs.PreconditionFailed, "precondition_failed", "the product changed since it was read")
+	ErrReservationGone  = errs.New(errs.NotFound, "not_found", "no such reservation")
+	ErrTransition       = errs.New(errs.Conflict, "invalid_transition", "the reservation is not in a state that allows this")
+)
+
+// insufficient is ErrInsufficient naming the short lines.
+func insufficient(lines []ShortLine) error {
+	return ErrInsufficient.With(map[string]any{"lines": lines})
+}
+
+var (
+	skuPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+)
+
+func checkSKU(v *errs.Validation, field, sku string) {
+	v.Check(skuPattern.MatchString(sku), field, "must be 1 to 64 letters, digits, '.', '_' or '-'")
+}
+
+func checkSlug(v *errs.Validation, field, slug string) {
+	v.Check(len(slug) <= 100 && slugPattern.MatchString(slug), field,
+		"must be 1 to 100 lower-case letters and digits, with single hyphens between")
+}
+
+func checkText(v *errs.Validation, field, s string, min, max int) {
+	n := utf8.RuneCountInString(s)
+	if n < min || n > max {
+		if min > 0 {
+			v.Add(field, "must be "+itoa(int64(min))+" to "+itoa(int64(max))+" characters")
+		} else {
+			v.Add(field, "must be at most "+itoa(int64(max))+" characters")
+		}
+	}
+}
+
+// maxPrice bounds a price: a million in major units of a two-decimal currency.
+const maxPrice = 100_000_000
+
+func checkPrice(v *errs.Validation, field string, m Money, currency string) {
+	v.Check(m.Amount >= 1 && m.Amount <= maxPrice, field+".amount", "must be from 1 to 100000000 minor units")
+	v.Check(m.Currency == currency, field+".currency", "must be the store's currency, "+currency)
+}
+
+func checkAttributes(v *errs.Validation, field string, attrs map[string]string) {
+	if len(attrs) > 50 {
+		v.Add(field, "may have at most 50 keys")
+		return
+	}
+	for k, val := range attrs {
+		if n := utf8.RuneCountInString(k); n < 1 || n > 50 {
+			v.Add(field, "keys must be 1 to 50 characters")
+			return
+		}
+		if utf8.RuneCountInString(val) > 500 {
+			v.Add(field+"."+k, "must be at most 500 characters")
+		}
+	}
+}
+
+func checkImages(v *errs.Validation, field string, images []string) {
+	if len(images) > 20 {
+		v.Add(field, "may have at most 20 URLs")
+		return
+	}
+	for _, s := range images {
+		u, err := url.Parse(s)
+		if err != nil || len(s) > 2048 || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.Add(field, "must be absolute http or https URLs of at most 2048 characters")
+			return
+		}
+	}
+}
+
+func checkStatus(v *errs.Validation, field, status string) {
+	v.Check(status == StatusDraft || status == StatusActive || status == StatusArchived, field,
+		`must be "draft", "active" or "archived"`)
+}
+
+// Slugify derives a slug from a name: lower-case letters and digits, other
+// runs of characters become one hyphen; accents are not transliterated.
+func Slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "-")
+	if len(s) > 90 {
+		s = strings.TrimSuffix(s[:90], "-")
+	}
+	if s == "" {
+		s = "product"
+	}
+	return s
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

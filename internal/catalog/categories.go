@@ -1,0 +1,203 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/errs"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/sqldb"
+)
+
+var errBadParent = errs.Invalidf("parent_id", "must be an existing category that is not this one or below it")
+
+// Categories returns the category tree: the roots, each with its children,
+// siblings ordered by position, then name.
+func (s *Service) Categories(ctx context.Context) ([]*Category, error) {
+	all, err := allCategories(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("categories: %w", err)
+	}
+	return tree(all), nil
+}
+
+// CreateCategory adds a category under an existing parent, or as a root.
+func (s *Service) CreateCategory(ctx context.Context, in CategoryRequest) (*Category, error) {
+	now := s.clock()
+	c := &Category{ID: uuid.Must(uuid.NewV7()).String(), Name: in.Name, Slug: in.Slug, ParentID: in.ParentID,
+		Position: in.Position, Children: []*Category{}}
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO categories (id, name, slug, parent_id, position, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6)`, c.ID, c.Name, c.Slug, c.ParentID, c.Position, now)
+		if err != nil {
+			return categoryConflict(err)
+		}
+		return s.categoryChanged(ctx, tx, c.ID, false)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create category: %w", err)
+	}
+	return c, nil
+}
+
+// UpdateCategory renames, moves or reorders a category. Moving it under
+// itself or one of its descendants is refused.
+func (s *Service) UpdateCategory(ctx context.Context, id string, in UpdateCategoryRequest) (*Category, error) {
+	var c *Category
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		all, err := allCategories(ctx, tx)
+		if err != nil {
+			return err
+		}
+		byID := map[string]*Category{}
+		for _, x := range all {
+			byID[x.ID] = x
+		}
+		if c = byID[id]; c == nil {
+			return ErrCategoryNotFound
+		}
+		if err := in.apply(c); err != nil {
+			return err
+		}
+		// Walk up from the new parent: meeting c means a cycle.
+		for p := c.ParentID; p != nil; p = byID[*p].ParentID {
+			if *p == c.ID || byID[*p] == nil {
+				return errBadParent
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE categories SET name = $2, slug = $3, parent_id = $4, position = $5,
+			updated_at = $6 WHERE id = $1`, c.ID, c.Name, c.Slug, c.ParentID, c.Position, s.clock())
+		if err != nil {
+			return categoryConflict(err)
+		}
+		return s.categoryChanged(ctx, tx, c.ID, false)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update category %s: %w", id, err)
+	}
+	c.Children = []*Category{}
+	all, err := allCategories(ctx, s.db)
+	if err == nil {
+		for _, root := range tree(all) {
+			if found := findCategory(root, id); found != nil {
+				c = found
+			}
+		}
+	}
+	return c, nil
+}
+
+// DeleteCategory removes a category that has neither products nor children.
+func (s *Service) DeleteCategory(ctx context.Context, id string) error {
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		var used int
+		err := tx.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM categories WHERE parent_id = $1) +
+			(SELECT count(*) FROM product_categories WHERE category_id = $1)`, id).Scan(&used)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM categories WHERE id = $1 AND $2 = 0", id, used)
+		if errors.Is(sqldb.Translate(err), sqldb.ErrForeignKey) {
+			return ErrCategoryNotEmpty // a product was linked meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return s.categoryChanged(ctx, tx, id, true)
+		}
+		if used > 0 {
+			return ErrCategoryNotEmpty
+		}
+		return ErrCategoryNotFound
+	})
+	if err != nil {
+		return fmt.Errorf("delete category %s: %w", id, err)
+	}
+	return nil
+}
+
+// categoryChanged announces a category change and drops cached listings once
+// tx commits.
+func (s *Service) categoryChanged(ctx context.Context, tx *sqldb.Tx, id string, deleted bool) error {
+	s.invalidateOnCommit(tx)
+	env, err := event.New(event.CategoryUpdated, event.CatalogSource,
+		event.CategoryChanged{CategoryID: id, Deleted: deleted})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, env)
+}
+
+func categoryConflict(err error) error {
+	switch {
+	case sqldb.IsUnique(err, "slug"):
+		return ErrSlugTaken
+	case errors.Is(sqldb.Translate(err), sqldb.ErrForeignKey):
+		return errBadParent
+	}
+	return err
+}
+
+func allCategories(ctx context.Context, q querier) ([]*Category, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id, name, slug, parent_id, position FROM categories")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Category
+	for rows.Next() {
+		c := &Category{Children: []*Category{}}
+		var parent sql.NullString
+		if err := rows.Scan(&c.ID, &c.Name, &c.Slug, &parent, &c.Position); err != nil {
+			return nil, err
+		}
+		if parent.Valid {
+			c.ParentID = &parent.String
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// tree links categories to their parents and returns the roots, each level
+// ordered by position, then name, then id.
+func tree(all []*Category) []*Category {
+	slices.SortFunc(all, func(a, b *Category) int {
+		return cmp.Or(cmp.Compare(a.Position, b.Position), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	byID := map[string]*Category{}
+	for _, c := range all {
+		byID[c.ID] = c
+	}
+	roots := []*Category{}
+	for _, c := range all {
+		if c.ParentID == nil || byID[*c.ParentID] == nil {
+			roots = append(roots, c)
+		} else {
+			parent := byID[*c.ParentID]
+			parent.Children = append(parent.Children, c)
+		}
+	}
+	return roots
+}
+
+func findCategory(c *Category, id string) *Category {
+	if c.ID == id {
+		return c
+	}
+	for _, ch := range c.Children {
+		if f := findCategory(ch, id); f != nil {
+			return f
+		}
+	}
+	return nil
+}

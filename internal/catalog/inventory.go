@@ -1,0 +1,118 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/sqldb"
+)
+
+// Inventory returns a product's stock.
+func (s *Service) Inventory(ctx context.Context, productID string) (*Inventory, error) {
+	inv, err := inventoryOf(ctx, s.db, productID)
+	if err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", productID, err)
+	}
+	return inv, nil
+}
+
+// Adjust changes a product's stock on hand by delta, recording why. Stock on
+// hand never falls below what is reserved.
+func (s *Service) Adjust(ctx context.Context, productID string, delta int64, reason string) (*Inventory, error) {
+	var inv *Inventory
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		inv, err = changeStock(ctx, tx, stockChange{productID: productID, onHand: delta, reason: reason,
+			at: s.clock()})
+		if errors.Is(err, errShort) {
+			cur, err := inventoryOf(ctx, tx, productID)
+			if err != nil {
+				return err
+			}
+			return insufficient([]ShortLine{{ProductID: productID, Requested: -delta, Available: cur.Available}})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adjust inventory %s: %w", productID, err)
+	}
+	return inv, nil
+}
+
+func inventoryOf(ctx context.Context, q querier, productID string) (*Inventory, error) {
+	rows, err := q.QueryContext(ctx, "SELECT on_hand, reserved FROM inventory WHERE product_id = $1", productID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, errors.Join(rows.Err(), ErrProductNotFound)
+	}
+	inv := &Inventory{ProductID: productID}
+	if err := rows.Scan(&inv.OnHand, &inv.Reserved); err != nil {
+		return nil, err
+	}
+	inv.Available = inv.OnHand - inv.Reserved
+	return inv, rows.Err()
+}
+
+// stockChange is one change of a product's stock and why.
+type stockChange struct {
+	productID     string
+	onHand        int64 // delta of on_hand
+	reserved      int64 // delta of reserved
+	reason        string
+	reservationID string
+	at            time.Time
+}
+
+// errShort says a change would leave on_hand below reserved (or below zero).
+var errShort = errors.New("not enough stock")
+
+// changeStock applies c in one conditional statement — the row's lock makes it
+// safe against every concurrent change on any replica — records it in the
+// ledger, and announces availability crossing zero. It returns errShort when
+// the stock does not allow it.
+func changeStock(ctx context.Context, tx *sqldb.Tx, c stockChange) (*Inventory, error) {
+	inv := &Inventory{ProductID: c.productID}
+	err := tx.QueryRowContext(ctx, `UPDATE inventory SET on_hand = on_hand + $2, reserved = reserved + $3,
+		updated_at = $4
+		WHERE product_id = $1 AND on_hand + $2 >= reserved + $3 AND reserved + $3 >= 0
+		RETURNING on_hand, reserved`, c.productID, c.onHand, c.reserved, c.at).Scan(&inv.OnHand, &inv.Reserved)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := inventoryOf(ctx, tx, c.productID); err != nil {
+			return nil, err // no such product
+		}
+		return nil, errShort
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.Available = inv.OnHand - inv.Reserved
+	_, err = tx.ExecContext(ctx, `INSERT INTO inventory_ledger (id, product_id, on_hand_delta, reserved_delta,
+		reason, reservation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		uuid.Must(uuid.NewV7()).String(), c.productID, c.onHand, c.reserved, c.reason,
+		sql.NullString{String: c.reservationID, Valid: c.reservationID != ""}, c.at)
+	if err != nil {
+		return nil, err
+	}
+	before := inv.Available - (c.onHand - c.reserved)
+	if (before > 0) != (inv.Available > 0) {
+		env, err := event.New(event.StockChanged, event.CatalogSource, event.StockLevel{
+			ProductID: c.productID, Available: inv.Available, InStock: inv.Available > 0})
+		if err != nil {
+			return nil, err
+		}
+		if err := outbox.Add(ctx, tx, env); err != nil {
+			return nil, err
+		}
+	}
+	return inv, nil
+}

@@ -1,0 +1,322 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"emporium/internal/platform/errs"
+	"emporium/internal/platform/sqldb"
+)
+
+// Reservation statuses: a hold ends committed (the units are sold) or
+// released (by the caller, or by the sweeper when it expires); a committed
+// reservation may be restocked (the order was cancelled after payment).
+const (
+	Held      = "held"
+	Committed = "committed"
+	Released  = "released"
+	Restocked = "restocked"
+)
+
+// Reservation is a hold on stock for an order.
+type Reservation struct {
+	ID        string    `json:"reservation_id"`
+	Status    string    `json:"status"`
+	Items     []Line    `json:"items"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+var errUnknownProduct = errs.Invalidf("items", "names a product that does not exist")
+
+// Reserve holds every line's quantity or none, for ttl. Repeating a
+// reservation id returns the reservation it made (created is false then).
+// Lines are taken in product id order, so concurrent multi-line reservations
+// wait for each other instead of deadlocking; each hold is one conditional
+// update, so no interleaving can oversell.
+func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservation, created bool, err error) {
+	items := slices.Clone(in.Items)
+	slices.SortFunc(items, func(a, b Line) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		created = false
+		if r, err = reservationByID(ctx, tx, in.ReservationID); err == nil {
+			return nil // a repeat: the first outcome stands
+		} else if !errors.Is(err, ErrReservationGone) {
+			return err
+		}
+		now := s.clock()
+		r = &Reservation{ID: in.ReservationID, Status: Held, Items: items, CreatedAt: now, UpdatedAt: now,
+			ExpiresAt: now.Add(time.Duration(in.TTLSeconds) * time.Second)}
+		// Claim the id first: a concurrent duplicate waits here, then fails and rereads.
+		_, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, status, expires_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4)`, r.ID, Held, r.ExpiresAt, now)
+		if err != nil {
+			return err
+		}
+		if err := s.hold(ctx, tx, r, now); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if sqldb.IsUnique(err, "") {
+		r, err = s.Reservation(ctx, in.ReservationID)
+		return r, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reserve %s: %w", in.ReservationID, err)
+	}
+	return r, created, nil
+}
+
+// hold reserves every line of r, or reports every short one.
+func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now time.Time) error {
+	statuses, err := productStatuses(ctx, tx, r.Items)
+	if err != nil {
+		return err
+	}
+	var short []ShortLine
+	for _, l := range r.Items {
+		status, known := statuses[l.ProductID]
+		if !known {
+			return errUnknownProduct
+		}
+		if status != StatusActive {
+			short = append(short, ShortLine{ProductID: l.ProductID, Requested: l.Quantity, Available: 0})
+			continue
+		}
+		if len(short) > 0 {
+			// Already failing: only find out what else is short.
+			inv, err := inventoryOf(ctx, tx, l.ProductID)
+			if err != nil {
+				return err
+			}
+			if inv.Available < l.Quantity {
+				short = append(short, ShortLine{ProductID: l.ProductID, Requested: l.Quantity, Available: max(inv.Available, 0)})
+			}
+			continue
+		}
+		_, err := changeStock(ctx, tx, stockChange{productID: l.ProductID, reserved: l.Quantity,
+			reason: "reserved", reservationID: r.ID, at: now})
+		if errors.Is(err, errShort) {
+			inv, err := inventoryOf(ctx, tx, l.ProductID)
+			if err != nil {
+				return err
+			}
+			short = append(short, ShortLine{ProductID: l.ProductID, Requested: l.Quantity, Available: inv.Available})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_lines (reservation_id, product_id, quantity)
+			VALUES ($1, $2, $3)`, r.ID, l.ProductID, l.Quantity); err != nil {
+			return err
+		}
+	}
+	if len(short) > 0 {
+		return insufficient(short) // the transaction rolls every hold back
+	}
+	return nil
+}
+
+// Commit sells a held reservation: its units leave on_hand and reserved.
+func (s *Service) Commit(ctx context.Context, id string) (*Reservation, error) {
+	return s.transition(ctx, id, Held, Committed, func(l Line) stockChange {
+		return stockChange{onHand: -l.Quantity, reserved: -l.Quantity, reason: "committed"}
+	})
+}
+
+// Release ends a held reservation: its units become available again.
+func (s *Service) Release(ctx context.Context, id string) (*Reservation, error) {
+	return s.release(ctx, id, "released")
+}
+
+func (s *Service) release(ctx context.Context, id, reason string) (*Reservation, error) {
+	return s.transition(ctx, id, Held, Released, func(l Line) stockChange {
+		return stockChange{reserved: -l.Quantity, reason: reason}
+	})
+}
+
+// Restock returns a committed reservation's units to on_hand.
+func (s *Service) Restock(ctx context.Context, id string) (*Reservation, error) {
+	return s.transition(ctx, id, Committed, Restocked, func(l Line) stockChange {
+		return stockChange{onHand: l.Quantity, reason: "restocked"}
+	})
+}
+
+// transition moves a reservation from one status to the next and applies
+// change to each line's stock, in one transaction. The status update is
+// conditional, so of two concurrent transitions (a commit and the sweeper's
+// release) exactly one happens. Repeating a transition that happened returns
+// the reservation; any other status is ErrTransition.
+func (s *Service) transition(ctx context.Context, id, from, to string, change func(Line) stockChange) (*Reservation, error) {
+	var r *Reservation
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		now := s.clock()
+		res, err := tx.ExecContext(ctx, `UPDATE reservations SET status = $3, updated_at = $4
+			WHERE id = $1 AND status = $2`, id, from, to, now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if r, err = reservationByID(ctx, tx, id); err != nil {
+			return err
+		}
+		if n == 0 {
+			if r.Status == to {
+				return nil // done before
+			}
+			return ErrTransition
+		}
+		for _, l := range r.Items {
+			c := change(l)
+			c.productID, c.reservationID, c.at = l.ProductID, id, now
+			if _, err := changeStock(ctx, tx, c); err != nil {
+				return fmt.Errorf("%s %s: %w", to, l.ProductID, err) // errShort here means a broken invariant
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reservation %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Reservation returns a reservation.
+func (s *Service) Reservation(ctx context.Context, id string) (*Reservation, error) {
+	r, err := reservationByID(ctx, s.db, id)
+	if err != nil {
+		return nil, fmt.Errorf("reservation %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// sweepBatch is how many expired holds one sweep releases at most.
+const sweepBatch = 100
+
+// SweepExpired releases holds whose time is up. Several replicas may sweep at
+// once: each release is a conditional transition, so a hold is released once,
+// and a commit that got there first wins.
+func (s *Service) SweepExpired(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM reservations WHERE status = $1 AND expires_at < $2
+		ORDER BY expires_at LIMIT $3`, Held, s.clock(), sweepBatch)
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sweep: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	released := 0
+	for _, id := range ids {
+		r, err := s.release(ctx, id, "expired")
+		switch {
+		case errors.Is(err, ErrTransition):
+			continue // committed or released meanwhile
+		case err != nil:
+			return released, err
+		case r.Status == Released:
+			released++
+		}
+	}
+	if released > 0 {
+		s.log.InfoContext(ctx, "released expired reservations", slog.Int("count", released))
+	}
+	return released, nil
+}
+
+// sweeper runs SweepExpired every interval until ctx ends.
+func (s *Service) sweeper(interval time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+			for {
+				n, err := s.SweepExpired(ctx)
+				if err != nil {
+					return err
+				}
+				if n < sweepBatch {
+					break
+				}
+			}
+		}
+	}
+}
+
+func reservationByID(ctx context.Context, q querier, id string) (*Reservation, error) {
+	rows, err := q.QueryContext(ctx, `SELECT r.status, r.expires_at, r.created_at, r.updated_at,
+		l.product_id, l.quantity
+		FROM reservations r LEFT JOIN reservation_lines l ON l.reservation_id = r.id
+		WHERE r.id = $1 ORDER BY l.product_id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var r *Reservation
+	for rows.Next() {
+		if r == nil {
+			r = &Reservation{ID: id, Items: []Line{}}
+		}
+		var pid sql.NullString
+		var qty sql.NullInt64
+		if err := rows.Scan(&r.Status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt, &pid, &qty); err != nil {
+			return nil, err
+		}
+		if pid.Valid {
+			r.Items = append(r.Items, Line{ProductID: pid.String, Quantity: qty.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, ErrReservationGone
+	}
+	r.ExpiresAt, r.CreatedAt, r.UpdatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return r, nil
+}
+
+func productStatuses(ctx context.Context, tx *sqldb.Tx, items []Line) (map[string]string, error) {
+	ids := make([]any, len(items))
+	for i, l := range items {
+		ids[i] = l.ProductID
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM products WHERE id IN ("+placeholders(1, len(ids))+")", ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return nil, err
+		}
+		out[id] = status
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,185 @@
+package catalog
+
+import (
+	"context"
+		"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/web"
+)
+
+// Service holds the catalog use cases. It owns the transactions and writes
+// events to the outbox inside them.
+type Service struct {
+	db       *sqldb.DB
+	currency string
+	cache    *readCache
+	log      *slog.Logger
+	now      func() time.Time
+
+	sweepEvery time.Duration
+}
+
+// clock returns the time to store: UTC, in microseconds, which both
+// databases keep exactly.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Product returns a product; draft and archived ones only when visible is false.
+func (s *Service) Product(ctx context.Context, id string, includeHidden bool) (*Product, error) {
+	p, err := s.cache.product(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("product %s: %w", id, err)
+	}
+	if p.Status != StatusActive && !includeHidden {
+		return nil, ErrProductNotFound
+	}
+	return p, nil
+}
+
+// Products returns the known products among ids, any status, in the order of ids.
+func (s *Service) Products(ctx context.Context, ids []string) ([]*Product, error) {
+	ps, err := productsByIDs(ctx, s.db, ids)
+	if err != nil {
+		return nil, fmt.Errorf("products: %w", err)
+	}
+	slices.SortFunc(ps, func(a, b *Product) int { return slices.Index(ids, a.ID) - slices.Index(ids, b.ID) })
+	return ps, nil
+}
+
+// List returns a page of products and the cursor after it ("" on the last page).
+func (s *Service) List(ctx context.Context, q Query) ([]*Product, string, error) {
+	ps, next, err := s.cache.list(ctx, q)
+	if err != nil {
+		return nil, "", fmt.Errorf("list products: %w", err)
+	}
+	return ps, next, nil
+}
+
+// CreateProduct adds a product with empty stock.
+func (s *Service) CreateProduct(ctx context.Context, in CreateProductRequest) (*Product, error) {
+	if err := in.validate(s.currency); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	p := &Product{ID: uuid.Must(uuid.NewV7()).String(), SKU: in.SKU, Name: in.Name, Slug: in.Slug,
+		Description: in.Description, Price: in.Price, CategoryIDs: dedupe(in.CategoryIDs),
+		Attributes: in.Attributes, Images: in.Images, Status: in.Status, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if p.Attributes == nil {
+		p.Attributes = map[string]string{}
+	}
+	if p.Images == nil {
+		p.Images = []string{}
+	}
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		if in.Slug == "" {
+			slug, err := freeSlug(ctx, tx, Slugify(p.Name))
+			if err != nil {
+				return err
+			}
+			p.Slug = slug
+		}
+		if err := insertProduct(ctx, tx, p); err != nil {
+			return err
+		}
+		s.invalidateOnCommit(tx, p.ID)
+		return announceProduct(ctx, tx, p)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create product: %w", err)
+	}
+	return p, nil
+}
+
+// freeSlug returns base, or base-2, base-3… whichever no product has yet.
+func freeSlug(ctx context.Context, tx *sqldb.Tx, base string) (string, error) {
+	for n := 1; ; n++ {
+		slug := base
+		if n > 1 {
+			slug = base + "-" + itoa(int64(n))
+		}
+		taken, err := slugTaken(ctx, tx, slug)
+		if err != nil || !taken {
+			return slug, err
+		}
+	}
+}
+
+// UpdateProduct changes a product. When ifMatch is not empty, it must name
+// the current version (the part of the ETag before "-"), else ErrStale.
+func (s *Service) UpdateProduct(ctx context.Context, id, ifMatch string, in UpdateProductRequest) (*Product, error) {
+	var p *Product
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		if p, err = productByID(ctx, tx, id); err != nil {
+			return err
+		}
+		if ifMatch != "" && !etagMatchesVersion(ifMatch, p.Version) {
+			return ErrStale
+		}
+		before := *p
+		if err := in.apply(p, s.currency); err != nil {
+			return err
+		}
+		p.Version++
+		p.UpdatedAt = s.clock()
+		if err := updateProduct(ctx, tx, p); err != nil {
+			return err
+		}
+		s.invalidateOnCommit(tx, p.ID)
+		if p.Name != before.Name || p.Price != before.Price || p.Status != before.Status {
+			return announceProduct(ctx, tx, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update product %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// ArchiveProduct takes a product off sale. Archiving twice changes nothing.
+func (s *Service) ArchiveProduct(ctx context.Context, id string) error {
+	p, err := s.Product(ctx, id, true)
+	if err != nil || p.Status == StatusArchived {
+		return err
+	}
+	_, err = s.UpdateProduct(ctx, id, "", UpdateProductRequest{Status: web.Optional[string]{Set: true, Value: StatusArchived}})
+	return err
+}
+
+// announceProduct writes catalog.product.updated for p.
+func announceProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
+	env, err := event.New(event.ProductUpdated, event.CatalogSource, event.ProductChanged{
+		ProductID: p.ID, SKU: p.SKU, Name: p.Name, Price: p.Price, Status: p.Status, Version: p.Version})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, env)
+}
+
+// invalidateOnCommit drops the product's cached copy and every cached listing
+// once tx commits.
+func (s *Service) invalidateOnCommit(tx *sqldb.Tx, productIDs ...string) {
+	tx.OnCommit(func() { s.cache.invalidate(context.Background(), productIDs...) })
+}
+
+// etagMatchesVersion reports whether an If-Match value names version: our
+// ETags are "<version>-<available>", and only the version counts for edits.
+func etagMatchesVersion(ifMatch string, version int64) bool {
+	if ifMatch == "*" {
+		return true
+	}
+	for _, tag := range splitETags(ifMatch) {
+		if v, _, ok := cutETag(tag); ok && v == itoa(version) {
+			return true
+		}
+	}
+	return false
+}

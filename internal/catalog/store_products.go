@@ -1,0 +1,182 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"emporium/internal/platform/sqldb"
+)
+
+// querier is what both *sqldb.DB (reads) and *sqldb.Tx offer.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+const productColumns = `p.id, p.sku, p.slug, p.name, p.description, p.price_amount, p.price_currency,
+	p.category_ids, p.attributes, p.images, p.status, p.version, p.created_at, p.updated_at,
+	COALESCE(i.on_hand - i.reserved, 0)`
+
+// productFrom joins each product with its inventory, for the availability.
+const productFrom = ` FROM products p LEFT JOIN inventory i ON i.product_id = p.id`
+
+func scanProduct(rows *sql.Rows) (*Product, error) {
+	var p Product
+	var cats, attrs, images string
+	err := rows.Scan(&p.ID, &p.SKU, &p.Slug, &p.Name, &p.Description, &p.Price.Amount, &p.Price.Currency,
+		&cats, &attrs, &images, &p.Status, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.Available)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(json.Unmarshal([]byte(cats), &p.CategoryIDs), json.Unmarshal([]byte(attrs), &p.Attributes),
+		json.Unmarshal([]byte(images), &p.Images)); err != nil {
+		return nil, err
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return &p, nil
+}
+
+func scanProducts(rows *sql.Rows, err error) ([]*Product, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Product
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// productByID reads one product with its availability.
+func productByID(ctx context.Context, q querier, id string) (*Product, error) {
+	ps, err := scanProducts(q.QueryContext(ctx, "SELECT "+productColumns+productFrom+" WHERE p.id = $1", id))
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, ErrProductNotFound
+	}
+	return ps[0], nil
+}
+
+// productsByIDs reads the known products among ids, in no particular order.
+func productsByIDs(ctx context.Context, q querier, ids []string) ([]*Product, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return scanProducts(q.QueryContext(ctx, "SELECT "+productColumns+productFrom+
+		" WHERE p.id IN ("+placeholders(1, len(ids))+")", anys(ids)...))
+}
+
+// insertProduct writes a new product, its category links and an empty inventory.
+func insertProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
+	cats, attrs, images := jsonText(p.CategoryIDs), jsonText(p.Attributes), jsonText(p.Images)
+	_, err := tx.ExecContext(ctx, `INSERT INTO products (id, sku, slug, name, sort_name, description, search_text,
+		price_amount, price_currency, category_ids, attributes, images, status, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		p.ID, p.SKU, p.Slug, p.Name, strings.ToLower(p.Name), p.Description, searchText(p),
+		p.Price.Amount, p.Price.Currency, cats, attrs, images, p.Status, p.Version, p.CreatedAt, p.UpdatedAt)
+	if err := productConflict(err); err != nil {
+		return err
+	}
+	if err := linkCategories(ctx, tx, p.ID, p.CategoryIDs); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO inventory (product_id, on_hand, reserved, updated_at)
+		VALUES ($1, 0, 0, $2)`, p.ID, p.CreatedAt)
+	return err
+}
+
+// updateProduct writes every mutable column of p, if p.Version-1 is still the
+// stored version, and relinks its categories.
+func updateProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
+	res, err := tx.ExecContext(ctx, `UPDATE products SET sku = $2, slug = $3, name = $4, sort_name = $5,
+		description = $6, search_text = $7, price_amount = $8, price_currency = $9, category_ids = $10,
+		attributes = $11, images = $12, status = $13, version = $14, updated_at = $15
+		WHERE id = $1 AND version = $16`,
+		p.ID, p.SKU, p.Slug, p.Name, strings.ToLower(p.Name), p.Description, searchText(p),
+		p.Price.Amount, p.Price.Currency, jsonText(p.CategoryIDs), jsonText(p.Attributes), jsonText(p.Images),
+		p.Status, p.Version, p.UpdatedAt, p.Version-1)
+	if err := productConflict(err); err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(err, ErrStale)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM product_categories WHERE product_id = $1", p.ID); err != nil {
+		return err
+	}
+	return linkCategories(ctx, tx, p.ID, p.CategoryIDs)
+}
+
+func linkCategories(ctx context.Context, tx *sqldb.Tx, productID string, categoryIDs []string) error {
+	for _, c := range categoryIDs {
+		_, err := tx.ExecContext(ctx, `INSERT INTO product_categories (product_id, category_id)
+			VALUES ($1, $2)`, productID, c)
+		if errors.Is(sqldb.Translate(err), sqldb.ErrForeignKey) {
+			return errUnknownCategory
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// productConflict names the unique value a product write collided on.
+func productConflict(err error) error {
+	switch {
+	case sqldb.IsUnique(err, "sku"):
+		return ErrSKUTaken
+	case sqldb.IsUnique(err, "slug"):
+		return ErrSlugTaken
+	}
+	return err
+}
+
+// slugTaken reports whether a product already uses slug.
+func slugTaken(ctx context.Context, q querier, slug string) (bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT 1 FROM products WHERE slug = $1", slug)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	return rows.Next(), rows.Err()
+}
+
+func searchText(p *Product) string { return strings.ToLower(p.Name + " " + p.Description) }
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("catalog: encode column: " + err.Error()) // maps and slices of strings always encode
+	}
+	return string(b)
+}
+
+// placeholders returns "$from, $from+1, …" for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + itoa(int64(from+i)))
+	}
+	return b.String()
+}
+
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
