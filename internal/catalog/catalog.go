@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"emporium/internal/event"
 	"emporium/internal/platform/errs"
 )
@@ -163,12 +165,16 @@ func checkStatus(v *errs.Validation, field, status string) {
 		`must be "draft", "active" or "archived"`)
 }
 
-// Slugify derives a slug from a name: lower-case letters and digits, other
-// runs of characters become one hyphen; accents are not transliterated.
+// Slugify derives a slug from a name: lower-case ASCII letters and digits,
+// accents dropped ("Crème brûlée" → "creme-brulee"), every other run of
+// characters one hyphen.
 func Slugify(name string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(name) {
+	for _, r := range norm.NFD.String(strings.ToLower(name)) {
+		if unicode.Is(unicode.Mn, r) {
+			continue // a combining accent of the letter before
+		}
 		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
 			b.WriteRune(r)
 			dash = false

@@ -50,6 +50,7 @@ type Rejected struct {
 	Row    int    // 1-based row of the input (CSV: the line after the header)
 	SKU    string // as given
 	Reason string
+	Err    error // the reason as an error, for errors.Is
 }
 
 // ImportResult tells what an import did.
@@ -73,7 +74,8 @@ func (s *Service) Import(ctx context.Context, f ImportFile, progress func(done, 
 			if errs.KindOf(err) == errs.Other {
 				return res, fmt.Errorf("import row %d: %w", i+1, err)
 			}
-			res.Rejected = append(res.Rejected, Rejected{Row: i + 1, SKU: row.SKU, Reason: reason(err)})
+			res.Rejected = append(res.Rejected, Rejected{Row: i + 1, SKU: row.SKU, Reason: reason(err),
+				Err: err})
 		} else {
 			res.Imported++
 		}

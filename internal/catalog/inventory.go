@@ -29,14 +29,10 @@ func (s *Service) Adjust(ctx context.Context, productID string, delta int64, rea
 	var inv *Inventory
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		var err error
-		inv, err = changeStock(ctx, tx, stockChange{productID: productID, onHand: delta, reason: reason,
-			at: s.clock()})
+		inv, err = changeStockRechecked(ctx, tx, stockChange{productID: productID, onHand: delta,
+			reason: reason, at: s.clock()})
 		if errors.Is(err, errShort) {
-			cur, err := inventoryOf(ctx, tx, productID)
-			if err != nil {
-				return err
-			}
-			return insufficient([]ShortLine{{ProductID: productID, Requested: -delta, Available: cur.Available}})
+			return insufficient([]ShortLine{{ProductID: productID, Requested: -delta, Available: inv.Available}})
 		}
 		return err
 	})
@@ -115,4 +111,31 @@ func changeStock(ctx context.Context, tx *sqldb.Tx, c stockChange) (*Inventory, 
 		}
 	}
 	return inv, nil
+}
+
+// changeStockRechecked is changeStock for a change that may take stock: when
+// the conditional update finds too little, it judged the row as of its
+// statement's snapshot, and on PostgreSQL (read committed) a release that
+// committed since may have freed enough. So it locks the row, reads it as it
+// stands now, and applies the change if that allows it. With errShort it
+// returns the stock it read under the lock, which holds until the transaction
+// ends, so what a caller reports as available is really short.
+func changeStockRechecked(ctx context.Context, tx *sqldb.Tx, c stockChange) (*Inventory, error) {
+	inv, err := changeStock(ctx, tx, c)
+	if !errors.Is(err, errShort) {
+		return inv, err
+	}
+	query := "SELECT on_hand, reserved FROM inventory WHERE product_id = $1"
+	if tx.Dialect() == sqldb.Postgres {
+		query += " FOR UPDATE" // SQLite's transaction already holds the one write lock
+	}
+	cur := &Inventory{ProductID: c.productID}
+	if err := tx.QueryRowContext(ctx, query, c.productID).Scan(&cur.OnHand, &cur.Reserved); err != nil {
+		return nil, err
+	}
+	cur.Available = cur.OnHand - cur.Reserved
+	if cur.OnHand+c.onHand < cur.Reserved+c.reserved || cur.Reserved+c.reserved < 0 {
+		return cur, errShort
+	}
+	return changeStock(ctx, tx, c)
 }

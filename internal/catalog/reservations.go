@@ -103,13 +103,9 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now ti
 			}
 			continue
 		}
-		_, err := changeStock(ctx, tx, stockChange{productID: l.ProductID, reserved: l.Quantity,
-			reason: "reserved", reservationID: r.ID, at: now})
+		inv, err := changeStockRechecked(ctx, tx, stockChange{productID: l.ProductID,
+			reserved: l.Quantity, reason: "reserved", reservationID: r.ID, at: now})
 		if errors.Is(err, errShort) {
-			inv, err := inventoryOf(ctx, tx, l.ProductID)
-			if err != nil {
-				return err
-			}
 			short = append(short, ShortLine{ProductID: l.ProductID, Requested: l.Quantity, Available: inv.Available})
 			continue
 		}

@@ -2,8 +2,10 @@ package catalog
 
 import (
 	"context"
-		"fmt"
+	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -50,6 +52,9 @@ func (s *Service) Products(ctx context.Context, ids []string) ([]*Product, error
 		return nil, fmt.Errorf("products: %w", err)
 	}
 	slices.SortFunc(ps, func(a, b *Product) int { return slices.Index(ids, a.ID) - slices.Index(ids, b.ID) })
+	if ps == nil {
+		ps = []*Product{} // "items": [], not null, when no id is known
+	}
 	return ps, nil
 }
 
@@ -77,7 +82,7 @@ func (s *Service) CreateProduct(ctx context.Context, in CreateProductRequest) (*
 	if p.Images == nil {
 		p.Images = []string{}
 	}
-	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+	create := func(tx *sqldb.Tx) error {
 		if in.Slug == "" {
 			slug, err := freeSlug(ctx, tx, Slugify(p.Name))
 			if err != nil {
@@ -90,7 +95,13 @@ func (s *Service) CreateProduct(ctx context.Context, in CreateProductRequest) (*
 		}
 		s.invalidateOnCommit(tx, p.ID)
 		return announceProduct(ctx, tx, p)
-	})
+	}
+	err := s.db.Tx(ctx, create)
+	// Another product took the derived slug between our look and our insert:
+	// look again, and take the next suffix instead of answering a conflict.
+	for try := 0; try < 10 && in.Slug == "" && errors.Is(err, ErrSlugTaken); try++ {
+		err = s.db.Tx(ctx, create)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create product: %w", err)
 	}
@@ -127,6 +138,9 @@ func (s *Service) UpdateProduct(ctx context.Context, id, ifMatch string, in Upda
 		if err := in.apply(p, s.currency); err != nil {
 			return err
 		}
+		if sameContent(&before, p) {
+			return nil // nothing to change: the version and ETag stay
+		}
 		p.Version++
 		p.UpdatedAt = s.clock()
 		if err := updateProduct(ctx, tx, p); err != nil {
@@ -152,6 +166,13 @@ func (s *Service) ArchiveProduct(ctx context.Context, id string) error {
 	}
 	_, err = s.UpdateProduct(ctx, id, "", UpdateProductRequest{Status: web.Optional[string]{Set: true, Value: StatusArchived}})
 	return err
+}
+
+// sameContent reports whether two versions of a product say the same thing.
+func sameContent(a, b *Product) bool {
+	return a.SKU == b.SKU && a.Name == b.Name && a.Slug == b.Slug && a.Description == b.Description &&
+		a.Price == b.Price && a.Status == b.Status && slices.Equal(a.CategoryIDs, b.CategoryIDs) &&
+		maps.Equal(a.Attributes, b.Attributes) && slices.Equal(a.Images, b.Images)
 }
 
 // announceProduct writes catalog.product.updated for p.

@@ -33,6 +33,7 @@ type AllInOneRuntime struct {
 	nats     *bus.Embedded
 	services []*served
 	front    *web.Server
+	gateway  *gateway.Gateway
 	closers  []func() // run in reverse at the end
 }
 
@@ -144,7 +145,8 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 	probes.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	probes.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": "gateway"}, registry)
-	public := web.Stack(gateway.New(routes, probes, rt.log), web.StackConfig{Logger: rt.log, Registerer: reg})
+	rt.gateway = gateway.New(routes, probes, rt.log)
+	public := web.Stack(rt.gateway, web.StackConfig{Logger: rt.log, Registerer: reg})
 	internal := web.NewRouter()
 	internal.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	internal.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
@@ -190,6 +192,7 @@ func (rt *AllInOneRuntime) Run(ctx context.Context) error {
 	if err := rt.front.Serve(frontCtx); err != nil {
 		errc <- err
 	}
+	rt.gateway.CloseIdle()
 	stopServices()
 	wg.Wait()
 	close(errc)

@@ -23,22 +23,38 @@ type Route struct {
 	Target *url.URL
 }
 
+// Gateway is the front door's handler.
+type Gateway struct {
+	router    *web.Router
+	transport *http.Transport
+}
+
 // New returns the front door for routes, with the probes (GET /livez and
 // /readyz) served by probes. Two routes with the same path panic: two
 // services cannot own one path. Unrouted paths answer the 404 problem.
-func New(routes []Route, probes http.Handler, logger *slog.Logger) http.Handler {
-	r := web.NewRouter()
-	r.Handle("GET /livez", probes)
-	r.Handle("GET /readyz", probes)
+func New(routes []Route, probes http.Handler, logger *slog.Logger) *Gateway {
+	g := &Gateway{router: web.NewRouter(), transport: http.DefaultTransport.(*http.Transport).Clone()}
+	// Keep connections to the services open under concurrency, not two per service.
+	g.transport.MaxIdleConns, g.transport.MaxIdleConnsPerHost = 1000, 100
+	g.router.Handle("GET /livez", probes)
+	g.router.Handle("GET /readyz", probes)
 	for _, rt := range routes {
-		r.Handle(rt.Path, newProxy(rt.Target, logger))
+		g.router.Handle(rt.Path, newProxy(rt.Target, g.transport, logger))
 	}
-	return r
+	return g
 }
+
+// ServeHTTP routes r to its service.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.router.ServeHTTP(w, r) }
+
+// CloseIdle closes the connections to the services that carry no request,
+// so that the services, shutting down after the front door, find none
+// waiting on them.
+func (g *Gateway) CloseIdle() { g.transport.CloseIdleConnections() }
 
 var errUpstream = errs.New(errs.Unavailable, "unavailable", "the service is not available")
 
-func newProxy(target *url.URL, logger *slog.Logger) *httputil.ReverseProxy {
+func newProxy(target *url.URL, transport http.RoundTripper, logger *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -54,7 +70,7 @@ func newProxy(target *url.URL, logger *slog.Logger) *httputil.ReverseProxy {
 			return nil
 		},
 		// Carry the front door's span to the service as W3C trace context.
-		Transport: otelhttp.NewTransport(http.DefaultTransport),
+		Transport: otelhttp.NewTransport(transport),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			logger.WarnContext(r.Context(), "front door: service unreachable",
 				slog.String("target", target.Host), slog.String("error", err.Error()))
