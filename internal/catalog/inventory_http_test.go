@@ -297,7 +297,7 @@ func TestInternalProductLookup(t *testing.T) {
 			{"a customer token", []string{"Authorization", "Bearer " + e.customerToken()}},
 			{"an admin token", []string{"Authorization", "Bearer " + e.adminToken()}},
 		} {
-			r := e.send(e.internal, "GET", path, nil, c.headers...)
+			r := responseOf(e.client.Do("GET", e.internal+path, nil, c.headers...))
 			if r.status != http.StatusUnauthorized {
 				t.Errorf("%s: status %d, want 401: %s", c.name, r.status, r.body)
 			} else if code, _ := r.problem(t); code != "unauthenticated" {

@@ -110,7 +110,7 @@ func (e *env) trySend(base, method, path string, body any, headers ...string) (r
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := e.client.Do(req)
+	res, err := e.client.HTTP.Do(req)
 	if err != nil {
 		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
