@@ -45,12 +45,7 @@ var (
 // eachDB runs fn as a subtest on SQLite, and on PostgreSQL when configured.
 func eachDB(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, sqldbtest.SQLiteURL(t)) })
-	if sqldbtest.PostgresURL() != "" {
-		t.Run("postgres", func(t *testing.T) {
-			fn(t, sqldbtest.PostgresDatabase(t, outbox.Schema, inbox.Schema, Schema))
-		})
-	}
+	sqldbtest.RunURL(t, []sqldb.Schema{outbox.Schema, inbox.Schema, Schema}, fn)
 }
 
 func testConfig() Config {

@@ -36,6 +36,17 @@ func Run(t *testing.T, schemas []sqldb.Schema, fn func(t *testing.T, db *sqldb.D
 	}
 }
 
+// RunURL is Run for tests that open the database themselves (a service run
+// through its runtime, several replicas on one database): fn gets the URL of
+// a fresh, migrated database.
+func RunURL(t *testing.T, schemas []sqldb.Schema, fn func(t *testing.T, dbURL string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLiteURL(t)) })
+	if PostgresURL() != "" {
+		t.Run("postgres", func(t *testing.T) { fn(t, PostgresDatabase(t, schemas...)) })
+	}
+}
+
 // PostgresURL returns the PostgreSQL server the tests use, or "".
 func PostgresURL() string { return os.Getenv(PostgresURLEnv) }
 
