@@ -84,11 +84,11 @@ func TestStockEvents(t *testing.T) {
 				"items": []map[string]any{{"product_id": p.ID, "quantity": qty}}, "ttl_seconds": 60}),
 				http.StatusCreated, "")
 		}
-		reserve("ev-a", 4) // 5 → 1: no event
-		reserve("ev-b", 1) // 1 → 0: out of stock
+		reserve("ev-a", 4)                                                                       // 5 → 1: no event
+		reserve("ev-b", 1)                                                                       // 1 → 0: out of stock
 		expect(t, e.call("POST", "/internal/reservations/ev-b/release", nil), http.StatusOK, "") // 0 → 1
 		expect(t, e.call("POST", "/internal/reservations/ev-a/commit", nil), http.StatusOK, "")  // stays 1
-		e.adjust(p.ID, -1) // 1 → 0
+		e.adjust(p.ID, -1)                                                                       // 1 → 0
 
 		var got []event.StockLevel
 		for _, env := range outboxEvents(t, e, event.StockChanged) {

@@ -21,12 +21,12 @@ func BenchmarkGetHit(b *testing.B) {
 	}{
 		{"memory", func(*testing.B) Store { return NewMemory(MemoryOptions{}) }},
 		{"redis", func(b *testing.B) Store {
-			client := requireRedis(b, false)
-			return NewRedis(client, testPrefix(b, client), RedisOptions{Timeout: time.Second})
+			client := redistest.Require(b, unbounded)
+			return NewRedis(client, redistest.Prefix(b, client, "cache"), RedisOptions{Timeout: time.Second})
 		}},
 		{"redis-context-timeouts", func(b *testing.B) Store {
-			client := requireRedis(b, true)
-			return NewRedis(client, testPrefix(b, client), RedisOptions{Timeout: time.Second})
+			client := redistest.Require(b, bounded)
+			return NewRedis(client, redistest.Prefix(b, client, "cache"), RedisOptions{Timeout: time.Second})
 		}},
 	}
 	ctx := context.Background()

@@ -1,13 +1,7 @@
 package cache
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -15,73 +9,20 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
-	"emporium/internal/platform/ratelimit"
+	"emporium/internal/platform/redistest"
+	"emporium/internal/platform/testkit"
 )
 
-// redisURLEnv names the variable that points the tests at a Redis server,
-// e.g. redis://127.0.0.1:6379/0. When it is set the Redis tests run, and fail
-// when the server does not answer.
-const redisURLEnv = "EMPORIUM_TEST_REDIS_URL"
-
-// testRedisClient returns a client for the test server, closed at cleanup,
-// or nil when redisURLEnv is not set. With contextTimeouts the client stops
-// commands at their context's deadline (go-redis's ContextTimeoutEnabled);
-// without, it is the client ratelimit.Open makes.
-func testRedisClient(t testing.TB, contextTimeouts bool) *redis.Client {
-	t.Helper()
-	url := os.Getenv(redisURLEnv)
-	if url == "" {
-		return nil
-	}
-	client, err := ratelimit.Open(context.Background(), url)
-	if err != nil {
-		t.Fatalf("%s is set but Redis does not answer: %v", redisURLEnv, err)
-	}
-	if contextTimeouts {
-		client.Close()
-		opts, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.ContextTimeoutEnabled = true
-		client = redis.NewClient(opts)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client
-}
-
-// requireRedis is testRedisClient for tests that only make sense with Redis.
-func requireRedis(t testing.TB, contextTimeouts bool) *redis.Client {
-	t.Helper()
-	client := testRedisClient(t, contextTimeouts)
-	if client == nil {
-		t.Skipf("%s is not set", redisURLEnv)
-	}
-	return client
-}
-
-// testPrefix returns a key prefix no other test uses; its keys are deleted at
-// cleanup.
-func testPrefix(t testing.TB, client *redis.Client) string {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "emporium-test:cache:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("delete test keys %s*: %v", prefix, err)
-		}
-	})
-	return prefix
-}
+// The two kinds of test client. Redis takes a different path for each.
+var (
+	// bounded stops each command at its context's deadline
+	// (ContextTimeoutEnabled), as ratelimit.Open's client does.
+	bounded = redistest.Options{ContextTimeouts: true}
+	// unbounded ignores deadlines, so Redis runs each call in a goroutine of
+	// its own and abandons it at the store's Timeout.
+	unbounded = redistest.Options{}
+)
 
 // env is one fresh, empty store for a test, with what the test needs to
 // watch it.
@@ -90,7 +31,7 @@ type env struct {
 	reg   *prometheus.Registry
 	// clock moves the store's time by hand; nil for Redis, whose entries
 	// expire by the server's clock.
-	clock *fakeClock
+	clock *testkit.Clock
 }
 
 // backend makes a fresh env of one kind.
@@ -105,26 +46,26 @@ type backend struct {
 func backends(t *testing.T) []backend {
 	t.Helper()
 	bs := []backend{{"memory", func(*testing.T) env {
-		clock, reg := newFakeClock(), prometheus.NewRegistry()
+		clock, reg := testkit.NewClock(), prometheus.NewRegistry()
 		return env{
 			store: NewMemory(MemoryOptions{Name: "test", Registerer: reg, Clock: clock.Now}),
 			reg:   reg, clock: clock,
 		}
 	}}}
-	if os.Getenv(redisURLEnv) == "" {
+	if redistest.URL() == "" {
 		return bs
 	}
-	for _, contextTimeouts := range []bool{false, true} {
-		name := "redis"
-		if contextTimeouts {
-			name = "redis-context-timeouts"
-		}
-		client := testRedisClient(t, contextTimeouts)
-		bs = append(bs, backend{name, func(t *testing.T) env {
+	clients := []struct {
+		name string
+		opts redistest.Options
+	}{{"redis", unbounded}, {"redis-context-timeouts", bounded}}
+	for _, c := range clients {
+		client := redistest.Client(t, c.opts)
+		bs = append(bs, backend{c.name, func(t *testing.T) env {
 			reg := prometheus.NewRegistry()
 			return env{
-				store: NewRedis(client, testPrefix(t, client), RedisOptions{
-					Name: "test", Registerer: reg, Logger: testLogger(t, io.Discard),
+				store: NewRedis(client, redistest.Prefix(t, client, "cache"), RedisOptions{
+					Name: "test", Registerer: reg, Logger: testkit.Logger(t, io.Discard),
 					// Generous: a loaded CI machine must not turn a test into an
 					// outage.
 					Timeout: 2 * time.Second,
@@ -147,127 +88,17 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e env)) {
 	}
 }
 
-// eventually polls cond every 5ms until it holds, failing the test when it
-// does not within timeout.
-func eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string,
-	args ...any) {
-	t.Helper()
-	if err := poll(timeout, cond); err != nil {
-		t.Fatalf("after %s: %s", timeout, fmt.Sprintf(msg, args...))
-	}
-}
-
-// poll is eventually for goroutines that may not fail the test themselves.
-func poll(timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("condition not met within %s", timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil
-}
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// testLogger logs to w, and to the test's output while verbose.
-func testLogger(t testing.TB, w io.Writer) *slog.Logger {
-	t.Helper()
-	if testing.Verbose() {
-		w = io.MultiWriter(w, t.Output())
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// counterValue returns the value of the counter name{labels} in reg, or 0.
-func counterValue(t testing.TB, reg prometheus.Gatherer, name string,
-	labels map[string]string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		// Errorf, not Fatalf: loaders call this from their own goroutines.
-		t.Errorf("gather metrics: %v", err)
-		return 0
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
-					continue metrics
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
-}
-
 // requests returns emporium_cache_requests_total{result} of the cache "test".
 func requests(t testing.TB, reg prometheus.Gatherer, result string) float64 {
 	t.Helper()
-	return counterValue(t, reg, requestsMetric, map[string]string{
+	return testkit.CounterValue(t, reg, requestsMetric, map[string]string{
 		"cache": "test", "result": result})
 }
 
 // storeErrors returns emporium_cache_errors_total{op} of the cache "test".
 func storeErrors(t testing.TB, reg prometheus.Gatherer, op string) float64 {
 	t.Helper()
-	return counterValue(t, reg, errorsMetric, map[string]string{"cache": "test", "op": op})
-}
-
-// closedAddr returns a local address nothing listens on.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testkit.CounterValue(t, reg, errorsMetric, map[string]string{"cache": "test", "op": op})
 }
 
 // hungServer accepts connections and never answers, like a Redis that is
@@ -304,86 +135,6 @@ func hungServer(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// proxy forwards TCP connections to a target and can be taken down (every
-// connection cut, new ones closed at once) and brought back, to stage an
-// outage of a real server.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-}
-
-func startProxy(t testing.TB, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.setDown(true)
-	})
-	return p
-}
-
-func (p *proxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.forward(c)
-	}
-}
-
-func (p *proxy) forward(c net.Conn) {
-	if !p.track(c) {
-		c.Close()
-		return
-	}
-	u, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(u) {
-		c.Close()
-		if u != nil {
-			u.Close()
-		}
-		return
-	}
-	go func() { _, _ = io.Copy(u, c); u.Close() }()
-	_, _ = io.Copy(c, u)
-	c.Close()
-}
-
-// track records c for setDown, or reports false while down.
-func (p *proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // waiters returns how many callers wait on the load of key in s.
 func waiters(s Store, key string) int {
 	flights.mu.Lock()
@@ -395,12 +146,7 @@ func waiters(s Store, key string) int {
 }
 
 func TestMain(m *testing.M) {
-	// go-redis logs every failed dial through its own global logger; the
-	// outage tests cause many on purpose.
-	redis.SetLogger(quietRedisLog{})
+	// The outage tests make go-redis log many failed dials on purpose.
+	redistest.SilenceLogger()
 	os.Exit(m.Run())
 }
-
-type quietRedisLog struct{}
-
-func (quietRedisLog) Printf(context.Context, string, ...any) {}

@@ -34,7 +34,7 @@ func TestGetOrLoadLoadsOnceForConcurrentCallers(t *testing.T) {
 					loads.Add(1)
 					// Hold the load until every caller has missed, so that they
 					// all find it in progress (or its result stored).
-					err := poll(10*time.Second, func() bool {
+					err := testkit.Poll(10*time.Second, func() bool {
 						return requests(t, e.reg, "miss") >= callers
 					})
 					if err != nil {
@@ -154,7 +154,7 @@ func TestGetOrLoadWaitersSurviveTheLoaderGivingUp(t *testing.T) {
 		_, err := GetOrLoad(ctx, s, "k", time.Minute, load)
 		leader <- err
 	}()
-	eventually(t, 10*time.Second, func() bool { return loads.Load() == 1 },
+	testkit.Eventually(t, 10*time.Second, func() bool { return loads.Load() == 1 },
 		"the first load did not start")
 	waiter := make(chan error, 1)
 	go func() {
@@ -164,7 +164,7 @@ func TestGetOrLoadWaitersSurviveTheLoaderGivingUp(t *testing.T) {
 		}
 		waiter <- err
 	}()
-	eventually(t, 10*time.Second, func() bool { return waiters(s, "k") == 1 },
+	testkit.Eventually(t, 10*time.Second, func() bool { return waiters(s, "k") == 1 },
 		"the second caller did not wait on the first load")
 	cancel()
 	if err := <-leader; !errors.Is(err, context.Canceled) {
@@ -199,7 +199,7 @@ func TestGetOrLoadLoaderPanics(t *testing.T) {
 			func(context.Context) ([]byte, error) { return []byte("v"), nil })
 		waiter <- err
 	}()
-	eventually(t, 10*time.Second, func() bool { return waiters(s, "k") == 1 },
+	testkit.Eventually(t, 10*time.Second, func() bool { return waiters(s, "k") == 1 },
 		"the second caller did not wait on the first load")
 	close(release)
 	if got := <-recovered; got != "boom" {

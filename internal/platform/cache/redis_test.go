@@ -16,8 +16,8 @@ func TestRedisReplicasShareData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	// Two clients, as two replicas of a service would have.
-	one, two := requireRedis(t, false), requireRedis(t, true)
-	prefix := testPrefix(t, one)
+	one, two := redistest.Require(t, unbounded), redistest.Require(t, bounded)
+	prefix := redistest.Prefix(t, one, "cache")
 	a := NewRedis(one, prefix, RedisOptions{Timeout: 2 * time.Second})
 	b := NewRedis(two, prefix, RedisOptions{Timeout: 2 * time.Second})
 
@@ -43,9 +43,9 @@ func TestRedisReplicasShareData(t *testing.T) {
 func TestRedisGenerationReuse(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	client := requireRedis(t, true)
-	prefix := testPrefix(t, client)
-	clock := newFakeClock()
+	client := redistest.Require(t, bounded)
+	prefix := redistest.Prefix(t, client, "cache")
+	clock := testkit.NewClock()
 	// An hour is cut to maxGenerationTTL.
 	a := NewRedis(client, prefix, RedisOptions{GenerationTTL: time.Hour, Clock: clock.Now,
 		Timeout: 2 * time.Second})
@@ -72,8 +72,8 @@ func TestRedisGenerationReuse(t *testing.T) {
 func TestRedisEntriesCarryTheirTTL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	client := requireRedis(t, true)
-	prefix := testPrefix(t, client)
+	client := redistest.Require(t, bounded)
+	prefix := redistest.Prefix(t, client, "cache")
 	s := NewRedis(client, prefix, RedisOptions{Timeout: 2 * time.Second})
 	s.Set(ctx, "k", []byte("v"), 1500*time.Millisecond)
 	ttl, err := client.PTTL(ctx, prefix+"v:k").Result()
@@ -90,7 +90,7 @@ func TestRedisUnavailable(t *testing.T) {
 		// timeout is whether the failures are the store's Timeout passing.
 		timeout bool
 	}{
-		{"refused", closedAddr, false},
+		{"refused", redistest.ClosedAddr, false},
 		{"hung", hungServer, true},
 	}
 	for _, tt := range tests {
@@ -117,11 +117,11 @@ func TestRedisUnavailable(t *testing.T) {
 
 func testUnavailable(t *testing.T, client *redis.Client, timeout bool) {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	s := NewRedis(client, "x:", RedisOptions{
-		Name: "test", Logger: testLogger(t, &logs), Registerer: reg, Clock: clock.Now,
+		Name: "test", Logger: testkit.Logger(t, &logs), Registerer: reg, Clock: clock.Now,
 		Timeout: 50 * time.Millisecond, Cooldown: time.Second,
 	})
 	const key = "product:secret-key"
@@ -200,21 +200,21 @@ func testUnavailable(t *testing.T, client *redis.Client, timeout bool) {
 func TestRedisRecovers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	requireRedis(t, false)
-	opts, err := redis.ParseURL(os.Getenv(redisURLEnv))
+	redistest.Require(t, unbounded)
+	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, opts.Addr)
+	p := redistest.StartProxy(t, opts.Addr)
 	opts.Addr, opts.MaxRetries = p.Addr(), -1
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
-	prefix := testPrefix(t, client)
-	clock := newFakeClock()
+	prefix := redistest.Prefix(t, client, "cache")
+	clock := testkit.NewClock()
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	s := NewRedis(client, prefix, RedisOptions{
-		Name: "test", Logger: testLogger(t, &logs), Registerer: reg, Clock: clock.Now,
+		Name: "test", Logger: testkit.Logger(t, &logs), Registerer: reg, Clock: clock.Now,
 		Timeout: 2 * time.Second, Cooldown: time.Second,
 	})
 	s.Set(ctx, "k", []byte("v"), time.Minute)
@@ -226,8 +226,8 @@ func TestRedisRecovers(t *testing.T) {
 		getErrors float64
 	}{
 		{"up", func() {}, true, 0},
-		{"down", func() { p.setDown(true) }, false, 1},
-		{"back, cooling down", func() { p.setDown(false) }, false, 1},
+		{"down", func() { p.SetDown(true) }, false, 1},
+		{"back, cooling down", func() { p.SetDown(false) }, false, 1},
 		{"after the cooldown", func() { clock.Advance(time.Second) }, true, 1},
 	}
 	for _, step := range steps {
@@ -251,9 +251,9 @@ func TestRedisCallerGivingUpIsNotAnOutage(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: hungServer(t), MaxRetries: -1})
 	t.Cleanup(func() { _ = client.Close() })
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	s := NewRedis(client, "x:", RedisOptions{Name: "test", Registerer: reg,
-		Logger: testLogger(t, &logs), Timeout: 50 * time.Millisecond})
+		Logger: testkit.Logger(t, &logs), Timeout: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s.Get(ctx, "k")

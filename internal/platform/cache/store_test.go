@@ -118,7 +118,7 @@ func TestEntriesExpire(t *testing.T) {
 		if _, found := s.Get(ctx, "short"); !found {
 			t.Fatal("a value set for a second is missing at once")
 		}
-		eventually(t, 10*time.Second, func() bool {
+		testkit.Eventually(t, 10*time.Second, func() bool {
 			_, found := s.Get(ctx, "short")
 			return !found
 		}, "a value set for a second is still there")
