@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/redistest"
 )
 
 // BenchmarkGetHit measures a Get that hits, with a 1 KiB value (a product's
@@ -22,11 +24,13 @@ func BenchmarkGetHit(b *testing.B) {
 		{"memory", func(*testing.B) Store { return NewMemory(MemoryOptions{}) }},
 		{"redis", func(b *testing.B) Store {
 			client := redistest.Require(b, unbounded)
-			return NewRedis(client, redistest.Prefix(b, client, "cache"), RedisOptions{Timeout: time.Second})
+			prefix := redistest.Prefix(b, client, "cache")
+			return NewRedis(client, prefix, RedisOptions{Timeout: time.Second})
 		}},
 		{"redis-context-timeouts", func(b *testing.B) Store {
 			client := redistest.Require(b, bounded)
-			return NewRedis(client, redistest.Prefix(b, client, "cache"), RedisOptions{Timeout: time.Second})
+			prefix := redistest.Prefix(b, client, "cache")
+			return NewRedis(client, prefix, RedisOptions{Timeout: time.Second})
 		}},
 	}
 	ctx := context.Background()

@@ -34,18 +34,12 @@ type env struct {
 	clock *testkit.Clock
 }
 
-// backend makes a fresh env of one kind.
-type backend struct {
-	name string
-	env  func(t *testing.T) env
-}
-
 // backends returns the stores the shared behaviour runs against: Memory
 // always, and Redis when it is configured, with a client that stops at
 // deadlines and with one that does not (see Redis).
-func backends(t *testing.T) []backend {
+func backends(t *testing.T) []testkit.Backend[env] {
 	t.Helper()
-	bs := []backend{{"memory", func(*testing.T) env {
+	bs := []testkit.Backend[env]{{Name: "memory", New: func(*testing.T) env {
 		clock, reg := testkit.NewClock(), prometheus.NewRegistry()
 		return env{
 			store: NewMemory(MemoryOptions{Name: "test", Registerer: reg, Clock: clock.Now}),
@@ -61,7 +55,7 @@ func backends(t *testing.T) []backend {
 	}{{"redis", unbounded}, {"redis-context-timeouts", bounded}}
 	for _, c := range clients {
 		client := redistest.Client(t, c.opts)
-		bs = append(bs, backend{c.name, func(t *testing.T) env {
+		bs = append(bs, testkit.Backend[env]{Name: c.name, New: func(t *testing.T) env {
 			reg := prometheus.NewRegistry()
 			return env{
 				store: NewRedis(client, redistest.Prefix(t, client, "cache"), RedisOptions{
@@ -77,15 +71,10 @@ func backends(t *testing.T) []backend {
 	return bs
 }
 
-// forEachBackend runs fn as a parallel subtest per backend.
+// forEachBackend runs fn as a parallel subtest per backend, with a fresh env.
 func forEachBackend(t *testing.T, fn func(t *testing.T, e env)) {
 	t.Helper()
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b.env(t))
-		})
-	}
+	testkit.ForEach(t, backends(t), fn)
 }
 
 // requests returns emporium_cache_requests_total{result} of the cache "test".

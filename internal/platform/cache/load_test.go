@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/testkit"
 )
 
 func TestGetOrLoadLoadsOnceForConcurrentCallers(t *testing.T) {

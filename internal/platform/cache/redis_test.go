@@ -3,13 +3,15 @@ package cache
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"emporium/internal/platform/redistest"
+	"emporium/internal/platform/testkit"
 )
 
 func TestRedisReplicasShareData(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
 // Tests of the behaviour every Store shares, run against each backend.

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/redistest"
 )
 
 // BenchmarkHit measures Hit per second: on one hot key (its log full, the
@@ -18,8 +20,8 @@ func BenchmarkHit(b *testing.B) {
 	}{
 		{"memory", func(*testing.B) Store { return NewMemory(MemoryOptions{}) }},
 		{"redis", func(b *testing.B) Store {
-			client := requireRedis(b)
-			return NewRedis(client, testPrefix(b, client))
+			client := redistest.Require(b, asOpen)
+			return NewRedis(client, redistest.Prefix(b, client, "ratelimit"))
 		}},
 	}
 	l := Limit{Max: 100, Window: 15 * time.Minute}

@@ -3,13 +3,15 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"emporium/internal/platform/redistest"
+	"emporium/internal/platform/testkit"
 )
 
 const storeErrors = "emporium_ratelimit_store_errors_total"
@@ -19,7 +21,7 @@ const storeErrors = "emporium_ratelimit_store_errors_total"
 // may change them.
 func unreachableClient(t testing.TB, opts ...func(*redis.Options)) *redis.Client {
 	t.Helper()
-	o := &redis.Options{Addr: closedAddr(t)}
+	o := &redis.Options{Addr: redistest.ClosedAddr(t)}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -30,18 +32,18 @@ func unreachableClient(t testing.TB, opts ...func(*redis.Options)) *redis.Client
 
 func TestFallbackFailsOpenWhenRedisIsDown(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	var logs syncBuffer
+	clock := testkit.NewClock()
+	var logs testkit.SyncBuffer
 	reg := prometheus.NewRegistry()
 	f := NewFallback(NewRedis(unreachableClient(t), "x:"), FallbackOptions{
-		Logger: testLogger(t, &logs), Registerer: reg, Clock: clock.Now,
+		Logger: testkit.Logger(t, &logs), Registerer: reg, Clock: clock.Now,
 		Cooldown: 5 * time.Second,
 	})
 	ctx := context.Background()
 	key := "login:acct:a@example.com"
 	l := Limit{Max: 3, Window: time.Minute}
 	redisErrors := func() float64 {
-		return counterValue(t, reg, storeErrors, map[string]string{"backend": "redis"})
+		return testkit.CounterValue(t, reg, storeErrors, map[string]string{"backend": "redis"})
 	}
 
 	// A correct password is never refused for lack of Redis...
@@ -104,7 +106,8 @@ func TestFallbackReturnsTheCallersOwnCancellation(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("check with a cancelled context: error %v, want context.Canceled", err)
 	}
-	if got := counterValue(t, reg, storeErrors, map[string]string{"backend": "redis"}); got != 0 {
+	got := testkit.CounterValue(t, reg, storeErrors, map[string]string{"backend": "redis"})
+	if got != 0 {
 		t.Errorf("%s = %v, want 0: the caller's cancellation is not a store error",
 			storeErrors, got)
 	}
@@ -112,23 +115,23 @@ func TestFallbackReturnsTheCallersOwnCancellation(t *testing.T) {
 
 func TestFallbackUsesRedisAgainWhenItIsBack(t *testing.T) {
 	t.Parallel()
-	direct := requireRedis(t)
-	opts, err := redis.ParseURL(os.Getenv(redisURLEnv))
+	direct := redistest.Require(t, asOpen)
+	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, opts.Addr)
+	p := redistest.StartProxy(t, opts.Addr)
 	opts.Addr = p.Addr()
 	proxied := redis.NewClient(opts)
 	t.Cleanup(func() { _ = proxied.Close() })
 
-	prefix := testPrefix(t, direct)
+	prefix := redistest.Prefix(t, direct, "ratelimit")
 	shared := NewRedis(direct, prefix) // what the other replicas see
-	clock := newFakeClock()
-	var logs syncBuffer
+	clock := testkit.NewClock()
+	var logs testkit.SyncBuffer
 	reg := prometheus.NewRegistry()
 	f := NewFallback(NewRedis(proxied, prefix), FallbackOptions{
-		Logger: testLogger(t, &logs), Registerer: reg, Clock: clock.Now,
+		Logger: testkit.Logger(t, &logs), Registerer: reg, Clock: clock.Now,
 		Cooldown: 5 * time.Second,
 	})
 	ctx := context.Background()
@@ -146,14 +149,15 @@ func TestFallbackUsesRedisAgainWhenItIsBack(t *testing.T) {
 	}
 
 	step("healthy", 1, 1)
-	p.setDown(true)
+	p.SetDown(true)
 	step("outage", 2, 1) // answered from the process's two events
-	p.setDown(false)
+	p.SetDown(false)
 	step("back, cooling down", 3, 1)
 	clock.Advance(5 * time.Second)
 	step("back, cooled down", 2, 2) // Redis answers again, with its own count
 
-	if got := counterValue(t, reg, storeErrors, map[string]string{"backend": "redis"}); got != 1 {
+	got := testkit.CounterValue(t, reg, storeErrors, map[string]string{"backend": "redis"})
+	if got != 1 {
 		t.Errorf("%s = %v, want 1", storeErrors, got)
 	}
 	if !strings.Contains(logs.String(), "rate limit store answers again") {

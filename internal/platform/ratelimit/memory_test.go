@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
 // These tests drive Memory with a fake clock, for exact times.
 
 func TestMemorySlidingLogExactly(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	m := NewMemory(MemoryOptions{Clock: clock.Now})
 	ctx := context.Background()
 	l := Limit{Max: 3, Window: 15 * time.Minute}
@@ -54,7 +56,7 @@ func TestMemorySlidingLogExactly(t *testing.T) {
 
 func TestMemoryKeepsAtMostMaxPlusOneEventsPerKey(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	m := NewMemory(MemoryOptions{Clock: clock.Now})
 	ctx := context.Background()
 	l := Limit{Max: 10, Window: 15 * time.Minute}
@@ -84,7 +86,7 @@ func TestMemoryKeepsAtMostMaxPlusOneEventsPerKey(t *testing.T) {
 
 func TestMemoryDropsExpiredKeys(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	m := NewMemory(MemoryOptions{Clock: clock.Now})
 	ctx := context.Background()
 	short := Limit{Max: 5, Window: time.Second}

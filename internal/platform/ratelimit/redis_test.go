@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +9,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/redistest"
+	"emporium/internal/platform/testkit"
 )
 
 func TestRedisReplicasShareCounts(t *testing.T) {
 	t.Parallel()
-	requireRedis(t)
+	redistest.Require(t, asOpen)
 	// Two clients, as two replicas of a service would have.
-	one, two := testRedisClient(t), testRedisClient(t)
-	prefix := testPrefix(t, one)
+	one, two := redistest.Client(t, asOpen), redistest.Client(t, asOpen)
+	prefix := redistest.Prefix(t, one, "ratelimit")
 	replicas := []*Redis{NewRedis(one, prefix), NewRedis(two, prefix)}
 	ctx := context.Background()
 	l := Limit{Max: 4, Window: time.Minute}
@@ -42,8 +43,8 @@ func TestRedisReplicasShareCounts(t *testing.T) {
 
 func TestRedisKeysStayBoundedAndExpire(t *testing.T) {
 	t.Parallel()
-	client := requireRedis(t)
-	prefix := testPrefix(t, client)
+	client := redistest.Require(t, asOpen)
+	prefix := redistest.Prefix(t, client, "ratelimit")
 	s := NewRedis(client, prefix)
 	ctx := context.Background()
 	l := Limit{Max: 3, Window: 300 * time.Millisecond}
@@ -59,7 +60,7 @@ func TestRedisKeysStayBoundedAndExpire(t *testing.T) {
 		ttl > l.Window {
 		t.Errorf("PTTL = %s (%v), want in (0, %s]", ttl, err, l.Window)
 	}
-	eventually(t, l.Window+3*time.Second, func() bool {
+	testkit.Eventually(t, l.Window+3*time.Second, func() bool {
 		n, err := client.Exists(ctx, prefix+"k").Result()
 		return err == nil && n == 0
 	}, "key %sk never expired", prefix)
@@ -93,7 +94,8 @@ func TestOpenErrorsNameTheVariableAndHideThePassword(t *testing.T) {
 		{"unparsable", "redis://:s3cret@[::1"},
 		{"wrong scheme", "http://:s3cret@127.0.0.1:6379/0"},
 		{"bad database", "redis://:s3cret@127.0.0.1:6379/zero"},
-		{"nobody listening", "redis://user:s3cret@" + closedAddr(t) + "/0?max_retries=-1"},
+		{"nobody listening",
+			"redis://user:s3cret@" + redistest.ClosedAddr(t) + "/0?max_retries=-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,15 +115,15 @@ func TestOpenErrorsNameTheVariableAndHideThePassword(t *testing.T) {
 
 func TestOpenPings(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv(redisURLEnv)
+	url := redistest.URL()
 	if url == "" {
-		t.Skipf("%s is not set", redisURLEnv)
+		t.Skipf("%s is not set", redistest.URLEnv)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	client, err := Open(ctx, url)
 	if err != nil {
-		t.Fatalf("open %s: %v", redisURLEnv, err)
+		t.Fatalf("open %s: %v", redistest.URLEnv, err)
 	}
 	defer client.Close()
 	if err := client.Ping(ctx).Err(); err != nil {

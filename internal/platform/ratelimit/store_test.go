@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
 // The tests in this file hold every Store to the same behaviour, on the real
@@ -104,7 +106,7 @@ func TestRetryAfterIsWhenTheOldestCountedEventLeaves(t *testing.T) {
 		}
 
 		var res Result
-		eventually(t, l.Window+3*time.Second, func() bool {
+		testkit.Eventually(t, l.Window+3*time.Second, func() bool {
 			res, err = s.Check(ctx, "k", l)
 			return err != nil || !res.Limited
 		}, "key still limited")
@@ -154,7 +156,7 @@ func TestWindowSlides(t *testing.T) {
 
 		// The first event leaves alone: the two later ones still count.
 		var got Result
-		eventually(t, l.Window+3*time.Second, func() bool {
+		testkit.Eventually(t, l.Window+3*time.Second, func() bool {
 			got = check()
 			return got.Count < 3
 		}, "first event never left")
@@ -165,7 +167,7 @@ func TestWindowSlides(t *testing.T) {
 			t.Errorf("count dropped before the first event was %s old", l.Window)
 		}
 
-		eventually(t, l.Window+3*time.Second, func() bool {
+		testkit.Eventually(t, l.Window+3*time.Second, func() bool {
 			return check().Count == 0
 		}, "later events never left")
 		if earliest := laterStart.Add(l.Window - clockSlack); time.Now().Before(earliest) {
