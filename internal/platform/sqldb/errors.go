@@ -1,9 +1,13 @@
 package sqldb
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
+	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -57,15 +61,26 @@ func IsUnique(err error, column string) bool {
 	return column == "" || ce.On(column)
 }
 
-// Translate turns driver constraint violations into *ConstraintError and leaves
-// every other error as it is. It is safe to call more than once.
+// ErrUnavailable is the kind of a database that cannot be reached or did not
+// answer in time: the caller answers 503 with Retry-After.
+var ErrUnavailable = errs.New(errs.Unavailable, "unavailable", "the database is not available")
+
+// Translate turns driver constraint violations into *ConstraintError and an
+// unreachable, overloaded or timed-out database into ErrUnavailable (the
+// driver's error still wrapped), and leaves every other error as it is. It
+// is safe to call more than once.
 func Translate(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ce *ConstraintError
-	if errors.As(err, &ce) {
+	var ke *errs.Error
+	if errors.As(err, &ce) || errors.As(err, &ke) {
 		return err
+	}
+	if unavailable(err) {
+		return &errs.Error{Kind: errs.Unavailable, Code: ErrUnavailable.Code, Message: ErrUnavailable.Message,
+			RetryAfter: 2 * time.Second, Err: err}
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -90,6 +105,29 @@ func Translate(err error) error {
 		}
 	}
 	return err
+}
+
+// unavailable reports whether err says the database could not be reached or
+// did not answer in time, as opposed to refusing the statement.
+func unavailable(err error) bool {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	var liteErr *sqlite.Error
+	switch {
+	case errors.As(err, &connErr), errors.Is(err, driver.ErrBadConn), errors.Is(err, context.DeadlineExceeded),
+		pgconn.Timeout(err), errors.As(err, &netErr):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exceptions; 57P01/57P03: shutting down or starting up;
+		// 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P03" ||
+			pgErr.Code == "53300"
+	case errors.As(err, &liteErr):
+		code := liteErr.Code() & 0xff // the primary code
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
 }
 
 // pgKeyColumns reads the columns from a detail such as

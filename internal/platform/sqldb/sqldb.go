@@ -59,12 +59,19 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), Translate(err))
 	}
 	return db, nil
 }
 
 func openPostgres(rawURL string) (*DB, error) {
+	// A database that does not answer must fail a request, not hang it.
+	if u, err := url.Parse(rawURL); err == nil && !u.Query().Has("connect_timeout") {
+		q := u.Query()
+		q.Set("connect_timeout", "5")
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	}
 	pool, err := sql.Open("pgx", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
@@ -116,10 +123,10 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Ping checks that the database answers, on the write side first.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.write.PingContext(ctx); err != nil {
-		return err
+		return Translate(err)
 	}
 	if db.read != db.write {
-		return db.read.PingContext(ctx)
+		return Translate(db.read.PingContext(ctx))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"testing/fstest"
 
 	"emporium/internal/platform/errs"
@@ -259,5 +260,24 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	_, err := sqldb.Open(context.Background(), "mysql://root:secret@localhost/x")
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("got %v, want an error that hides the password", err)
+	}
+}
+
+// TestUnreachableIsUnavailable: a database that cannot be reached, or does not
+// answer before the deadline, is an Unavailable error (503 with Retry-After),
+// not an internal one.
+func TestUnreachableIsUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := sqldb.Open(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Kind != errs.Unavailable || e.RetryAfter <= 0 {
+		t.Errorf("closed port: got %v, want Unavailable with a Retry-After", err)
+	}
+	if got := errs.KindOf(sqldb.Translate(context.DeadlineExceeded)); got != errs.Unavailable {
+		t.Errorf("deadline: kind %v, want unavailable", got)
+	}
+	if got := errs.KindOf(sqldb.Translate(errors.New("syntax error"))); got != errs.Other {
+		t.Errorf("other errors: kind %v, want other", got)
 	}
 }
