@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/app"
+	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/ratelimit"
 	"emporium/internal/platform/sqldb"
@@ -30,7 +31,7 @@ type Config struct {
 	LoginFailureWindow      time.Duration `env:"IDENTITY_LOGIN_FAILURE_WINDOW" default:"15m"`
 	RegistrationsPerAddress int           `env:"IDENTITY_REGISTRATIONS_PER_ADDRESS" default:"300"`
 	RegistrationWindow      time.Duration `env:"IDENTITY_REGISTRATION_WINDOW" default:"1h"`
-	TrustedProxies          string        `env:"TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"`
+	TrustedProxies          string        `env:"TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128"`
 
 	Argon2MemoryKiB  uint32 `env:"IDENTITY_ARGON2_MEMORY_KIB" default:"19456"`
 	Argon2Iterations uint32 `env:"IDENTITY_ARGON2_ITERATIONS" default:"2"`
@@ -58,7 +59,7 @@ func (c *Config) Validate() error {
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		problems = append(problems, errors.New("EMPORIUM_ADMIN_EMAIL and EMPORIUM_ADMIN_PASSWORD go together"))
 	}
-	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > time.Hour {
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > auth.MaxTokenLifetime {
 		problems = append(problems, errors.New("IDENTITY_ACCESS_TOKEN_TTL must be from 1m to 1h"))
 	}
 	if c.RefreshIdleTTL > c.RefreshTTL {

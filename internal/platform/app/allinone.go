@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/propagation"
 
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
@@ -146,7 +147,8 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 	probes.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": "gateway"}, registry)
 	rt.gateway = gateway.New(routes, probes, rt.log)
-	public := web.Stack(rt.gateway, web.StackConfig{Logger: rt.log, Registerer: reg})
+	public := web.Stack(rt.gateway, web.StackConfig{Logger: rt.log, Registerer: reg,
+		Propagator: propagation.TraceContext{}}) // the internet's baggage stops here
 	internal := web.NewRouter()
 	internal.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	internal.Handle("GET /readyz", http.HandlerFunc(health.Readyz))

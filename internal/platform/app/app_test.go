@@ -133,6 +133,22 @@ func TestAllInOne(t *testing.T) {
 	if got := status(t, "POST", base+"/api/v1/widgets", `{"name":`, nil); got != http.StatusBadRequest {
 		t.Errorf("malformed body through the front door = %d, want 400", got)
 	}
+	// Too large a body is refused at the front door, whether its length is
+	// announced or not.
+	big := strings.Repeat("x", 2<<20)
+	if got := call(t, "POST", base+"/api/v1/widgets", `{"name":"`+big+`"}`, nil, nil); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB body with a length = %d, want 413", got)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/v1/widgets", io.MultiReader(strings.NewReader(`{"name":"`+big+`"}`)))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("2 MiB chunked body: %v", err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("2 MiB chunked body = %d, want 413", res.StatusCode)
+		}
+	}
 	if got := status(t, "GET", base+"/api/v1/widgets/me", "", nil); got != http.StatusUnauthorized {
 		t.Errorf("me without a token = %d, want 401", got)
 	}

@@ -14,10 +14,12 @@ import (
 // read token revocations from it.
 const IdentityStream = "IDENTITY"
 
-// revocationHorizon is how far back a starting service reads revocations: the
-// longest an access token lives plus the verifiers' leeway. Older revocations
-// cannot matter, since every token they revoked has expired.
-const revocationHorizon = 15*time.Minute + auth.DefaultLeeway + time.Minute
+// revocationHorizon is how far back a starting service reads revocations, and
+// how long one is kept: the longest an access token may live
+// (auth.MaxTokenLifetime, whatever identity is configured with) plus the
+// verifiers' leeway. Older revocations cannot matter: every token they
+// revoked has expired.
+const revocationHorizon = auth.MaxTokenLifetime + auth.DefaultLeeway + time.Minute
 
 // revocationFeed feeds list from identity.user.tokens_revoked events, starting
 // revocationHorizon ago, so that a password change, a role change or a logout

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
 
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
@@ -79,7 +80,10 @@ func (s *served) publicHandler() http.Handler {
 		h = auth.Authenticate(s.deps.Verifier)(h)
 	}
 	mux.Handle("/", h)
-	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry})
+	// Public callers may continue a trace but not attach baggage that would
+	// travel on every internal call and outbox row.
+	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry,
+		Propagator: propagation.TraceContext{}})
 }
 
 // internalHandler serves the probes and metrics, and the service's internal

@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// MaxTokenLifetime is the longest an access token may live; identity refuses
+// a longer configured lifetime, and services keep revocations this long.
+const MaxTokenLifetime = time.Hour
+
 // Revocations tells a Verifier since when each user's tokens are valid. Tokens
 // whose iat is before NotBefore(sub) are refused; the zero time means none are.
 //

@@ -4,10 +4,12 @@
 package gateway
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
@@ -34,8 +36,10 @@ type Gateway struct {
 // services cannot own one path. Unrouted paths answer the 404 problem.
 func New(routes []Route, probes http.Handler, logger *slog.Logger) *Gateway {
 	g := &Gateway{router: web.NewRouter(), transport: http.DefaultTransport.(*http.Transport).Clone()}
-	// Keep connections to the services open under concurrency, not two per service.
+	// Keep connections to the services open under concurrency, not two per
+	// service, and give up on a service that does not answer.
 	g.transport.MaxIdleConns, g.transport.MaxIdleConnsPerHost = 1000, 100
+	g.transport.ResponseHeaderTimeout = responseTimeout
 	g.router.Handle("GET /livez", probes)
 	g.router.Handle("GET /readyz", probes)
 	for _, rt := range routes {
@@ -44,15 +48,32 @@ func New(routes []Route, probes http.Handler, logger *slog.Logger) *Gateway {
 	return g
 }
 
-// ServeHTTP routes r to its service.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.router.ServeHTTP(w, r) }
+// responseTimeout bounds the wait for a service's answer.
+const responseTimeout = 60 * time.Second
+
+// ServeHTTP routes r to its service. A body known to be too large is refused
+// here, before a byte of it is forwarded.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > web.MaxBodyBytes {
+		web.WriteError(w, r, errTooLarge)
+		return
+	}
+	g.router.ServeHTTP(w, r)
+}
 
 // CloseIdle closes the connections to the services that carry no request,
 // so that the services, shutting down after the front door, find none
 // waiting on them.
 func (g *Gateway) CloseIdle() { g.transport.CloseIdleConnections() }
 
-var errUpstream = errs.New(errs.Unavailable, "unavailable", "the service is not available")
+var (
+	errUpstream = errs.New(errs.Unavailable, "unavailable", "the service is not available")
+	errTooLarge = errs.New(errs.TooLarge, "body_too_large", "the body is larger than 1 MiB")
+)
+
+// statusClientClosed is what the access log records for a request whose
+// client left before the answer (Nginx's 499); the client never sees it.
+const statusClientClosed = 499
 
 func newProxy(target *url.URL, transport http.RoundTripper, logger *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
@@ -72,9 +93,17 @@ func newProxy(target *url.URL, transport http.RoundTripper, logger *slog.Logger)
 		// Carry the front door's span to the service as W3C trace context.
 		Transport: otelhttp.NewTransport(transport),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.WarnContext(r.Context(), "front door: service unreachable",
-				slog.String("target", target.Host), slog.String("error", err.Error()))
-			web.WriteError(w, r, errUpstream)
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge): // a body of unknown length ran past the limit
+				web.WriteError(w, r, errTooLarge)
+			case r.Context().Err() != nil: // the client went away: no one to answer
+				w.WriteHeader(statusClientClosed)
+			default:
+				logger.WarnContext(r.Context(), "front door: service unreachable",
+					slog.String("target", target.Host), slog.String("error", err.Error()))
+				web.WriteError(w, r, errUpstream)
+			}
 		},
 	}
 }

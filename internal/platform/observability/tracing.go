@@ -52,7 +52,9 @@ func SetupTracing(
 	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		// Every request is traced: a caller's sampled flag (anyone on the
+		// internet can send one) does not decide it.
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 	}
 	if cfg.OTLPEndpoint != "" {
 		endpoint, err := tracesURL(cfg.OTLPEndpoint)

@@ -8,16 +8,10 @@ import (
 )
 
 // TrustedProxies are the networks whose X-Forwarded-For a service believes:
-// the front door and Nginx in front of it.
+// the front door and Nginx in front of it — only those. A range that also
+// holds clients (a whole private network) would let such a client name any
+// address it likes.
 type TrustedProxies []netip.Prefix
-
-// DefaultTrustedProxies are loopback and the private ranges, where the front
-// door, Nginx and a cluster's ingress live.
-var DefaultTrustedProxies = TrustedProxies{
-	netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
-	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fc00::/7"),
-}
 
 // ParseTrustedProxies reads a comma-separated list of CIDR prefixes.
 func ParseTrustedProxies(s string) (TrustedProxies, error) {

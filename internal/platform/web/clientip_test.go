@@ -6,6 +6,10 @@ import (
 )
 
 func TestClientIP(t *testing.T) {
+	proxies, err := ParseTrustedProxies("127.0.0.0/8, ::1/128, 10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, remote string
 		xff          []string
@@ -20,6 +24,7 @@ func TestClientIP(t *testing.T) {
 		{"only proxies", "127.0.0.1:1", []string{"10.0.0.7"}, "10.0.0.7"},
 		{"garbage stops the walk", "127.0.0.1:1", []string{"nonsense"}, "127.0.0.1"},
 		{"ipv6", "[::1]:1", []string{"2001:db8::1"}, "2001:db8::1"},
+		{"a client on a private network cannot hide", "10.0.0.5:80", []string{"8.8.8.8, 192.168.1.5"}, "192.168.1.5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -28,7 +33,7 @@ func TestClientIP(t *testing.T) {
 			for _, v := range tt.xff {
 				r.Header.Add("X-Forwarded-For", v)
 			}
-			if got := DefaultTrustedProxies.ClientIP(r); got != tt.want {
+			if got := proxies.ClientIP(r); got != tt.want {
 				t.Errorf("ClientIP = %q, want %q", got, tt.want)
 			}
 		})

@@ -15,6 +15,8 @@ import (
 const (
 	DefaultShutdownTimeout   = 10 * time.Second
 	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second // headers and body: a slow sender is cut off
+	DefaultWriteTimeout      = 60 * time.Second
 	DefaultIdleTimeout       = 2 * time.Minute
 )
 
@@ -89,6 +91,8 @@ func (s *Server) newListener(side, addr string, ln net.Listener, h http.Handler)
 	return &listener{side: side, addr: addr, bound: ln, srv: &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       DefaultReadTimeout,
+		WriteTimeout:      DefaultWriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(
 			s.logger.With(slog.String("listener", side)).Handler(), slog.LevelWarn),

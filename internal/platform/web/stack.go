@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/propagation"
@@ -23,7 +25,14 @@ type StackConfig struct {
 	// Propagator reads the caller's trace context. Nil means W3C trace
 	// context and baggage.
 	Propagator propagation.TextMapPropagator
+	// RequestTimeout bounds the work of one request (its context's
+	// deadline), so a dependency that hangs turns into a 503, not a hung
+	// client. Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is a request's deadline when StackConfig names none.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Stack wraps h (usually a Router) in Emporium's middleware, outermost first:
 //
@@ -35,14 +44,32 @@ type StackConfig struct {
 //     context and logs the final status, including the 500 Recover writes;
 //  4. Recover, so that a panic is answered and logged with that logger;
 //  5. Metrics, which counts a panic passing through it as a 500;
-//  6. BodyLimit, closest to the handler, bounding what it can read.
+//  6. Deadline, giving the request's context its deadline;
+//  7. BodyLimit, closest to the handler, bounding what it can read.
 func Stack(h http.Handler, cfg StackConfig) http.Handler {
 	h = BodyLimit(h)
+	h = Deadline(cfg.RequestTimeout)(h)
 	h = Metrics(cfg.Registerer, cfg.Service)(h)
 	h = Recover(h)
 	h = AccessLog(cfg.Logger)(h)
 	h = Tracing(cfg.TracerProvider, cfg.Propagator)(h)
 	return AssignRequestID(h)
+}
+
+// Deadline gives every request's context a deadline of d (or
+// DefaultRequestTimeout), which database calls and calls to other services
+// honour.
+func Deadline(d time.Duration) func(http.Handler) http.Handler {
+	if d <= 0 {
+		d = DefaultRequestTimeout
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 // BodyLimit caps every request body at MaxBodyBytes (http.MaxBytesHandler);
