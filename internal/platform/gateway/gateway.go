@@ -79,6 +79,9 @@ func newProxy(target *url.URL, transport http.RoundTripper, logger *slog.Logger)
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
+			// Keep the hops a proxy in front of us named and add our client:
+			// the service trusts only what its trusted proxies appended.
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 			// The request id the front door assigned travels on, so logs join up.
 			if id := web.RequestID(pr.In.Context()); id != "" {

@@ -1,0 +1,64 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestGateway(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-ID", "from-upstream")
+		io.WriteString(w, r.URL.Path+" xff="+r.Header.Get("X-Forwarded-For"))
+	}))
+	defer upstream.Close()
+	target, _ := url.Parse(upstream.URL)
+	probes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "probe") })
+	closed := &url.URL{Scheme: "http", Host: "127.0.0.1:1"}
+	g := New([]Route{{Path: "/api/v1/things/", Target: target}, {Path: "/api/v1/down/", Target: closed}},
+		probes, slog.New(slog.DiscardHandler))
+	front := httptest.NewServer(g)
+	defer front.Close()
+
+	get := func(path string, h ...string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", front.URL+path, nil)
+		for i := 0; i+1 < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), res.Header
+	}
+	tests := []struct {
+		name, path string
+		headers    []string
+		status     int
+		body       string // a substring
+	}{
+		{"routed", "/api/v1/things/1", nil, 200, "/api/v1/things/1 xff=127.0.0.1"},
+		{"a proxy's hops kept, the client added", "/api/v1/things/1", []string{"X-Forwarded-For", "198.51.100.7"},
+			200, "xff=198.51.100.7, 127.0.0.1"},
+		{"probes", "/readyz", nil, 200, "probe"},
+		{"unrouted", "/api/v1/nothing", nil, 404, `"code":"not_found"`},
+		{"service down", "/api/v1/down/x", nil, 503, `"code":"unavailable"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, _ := get(tt.path, tt.headers...)
+			if status != tt.status || !strings.Contains(body, tt.body) {
+				t.Errorf("%s: %d %q, want %d containing %q", tt.path, status, body, tt.status, tt.body)
+			}
+		})
+	}
+	if _, _, h := get("/api/v1/things/1"); len(h.Values("X-Request-ID")) != 0 {
+		t.Errorf("the service's X-Request-ID leaked through: %q (the front door's stack sets its own)", h.Values("X-Request-ID"))
+	}
+}
