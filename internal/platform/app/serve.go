@@ -15,6 +15,7 @@ import (
 
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
+	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/web"
 )
@@ -64,6 +65,10 @@ func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer p
 	if svc.Stream != nil {
 		relay := outbox.NewRelay(d.DB, d.Bus, outbox.RelayConfig{Logger: d.Logger, Registerer: d.Registry})
 		s.workers = append(s.workers, Worker{Name: "outbox-relay", Run: relay.Run})
+	}
+	if len(svc.Consumers) > 0 {
+		s.workers = append(s.workers, Worker{Name: "inbox-janitor",
+			Run: inbox.Janitor(d.DB, inbox.DefaultRetention, inbox.DefaultJanitorInterval)})
 	}
 	s.workers = append(s.workers, svc.Workers...)
 	return s, nil

@@ -14,6 +14,15 @@ import (
 )
 
 // ConsumerConfig describes a durable consumer and what it does with events.
+//
+// Delivery is at least once and, unless Ordered is set, not in order: a
+// message whose handler fails is retried after its backoff while the
+// messages behind it go ahead, and replicas of one service pull from the same
+// durable and handle different messages at the same time. So a handler must
+// be idempotent (apply each event once with the inbox package) and must not
+// rely on the order of events: compare versions or timestamps carried in the
+// event with the state it already holds, and ignore what is older. Set
+// Ordered only where that cannot be done.
 type ConsumerConfig struct {
 	Stream  string
 	Durable string // also names the consumer in logs, metrics and dead letters
@@ -27,11 +36,23 @@ type ConsumerConfig struct {
 	// the last entry repeats. 1s, 5s, 30s, 2m when empty.
 	Backoff []time.Duration
 	// AckWait is how long a delivery may stay unanswered before the server
-	// redelivers it; it also bounds the handler's context. 30s when zero.
+	// redelivers it; 30s when zero. The clock restarts when the handler
+	// starts on the message, and the handler's context ends a tenth of
+	// AckWait before it runs out, leaving time to answer.
 	AckWait time.Duration
 	// Prefetch is how many messages are pulled ahead of the handler; 10 when
-	// zero. Keep Prefetch × handler time well under AckWait.
+	// zero. The server's AckWait clock runs for them while they wait, so keep
+	// Prefetch × handler time well under AckWait: past half of it the
+	// consumer logs a warning, as messages waiting may be redelivered (and
+	// then handled twice) before their turn.
 	Prefetch int
+	// Ordered handles the consumer's messages strictly in stream order, one
+	// at a time across all replicas: the server holds the next message back
+	// until the one before is acknowledged or dead-lettered (MaxAckPending 1).
+	// A failing message then holds up all the messages behind it for its
+	// whole retry schedule, and throughput is one message per handler call
+	// and round trip. Prefetch does not apply.
+	Ordered bool
 	// Handler applies one event. nil acknowledges it; an error retries it
 	// with backoff, or dead-letters it at once when marked with Permanent.
 	Handler func(ctx context.Context, env event.Envelope) error
@@ -59,17 +80,23 @@ func (cfg *ConsumerConfig) setDefaults() error {
 	if cfg.Prefetch <= 0 {
 		cfg.Prefetch = 10
 	}
+	if cfg.Ordered {
+		// The server sends one message at a time; pulling more only waits.
+		cfg.Prefetch = 1
+	}
 	return nil
 }
 
-// Consumer is a running durable pull consumer. Messages are handled one at a
-// time, in the order the server delivers them.
+// Consumer is a running durable pull consumer. Its messages are handled one
+// at a time, in the order the server delivers them, which is not stream order
+// after a retry unless ConsumerConfig.Ordered is set.
 type Consumer struct {
 	bus  *Bus
 	cfg  ConsumerConfig
 	log  *slog.Logger
 	cons jetstream.Consumer
 	base context.Context // handler contexts derive from it; never cancelled
+	pace pace            // used by the run goroutine only
 
 	mu      sync.Mutex
 	iter    jetstream.MessagesContext
@@ -83,6 +110,9 @@ type Consumer struct {
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
 // (explicit acks, MaxDeliver on the server) and handles its messages until
 // Stop is called or ctx ends. A handler that runs when ctx ends is let finish.
+//
+// Events may be delivered more than once and, unless cfg.Ordered is set, out
+// of order: see ConsumerConfig.
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, fmt.Errorf("bus consume: %w", err)
@@ -111,6 +141,9 @@ func (c *Consumer) open(ctx context.Context) error {
 		AckWait:       c.cfg.AckWait,
 		MaxDeliver:    c.cfg.MaxDeliver + spareDeliveries,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	if c.cfg.Ordered {
+		jcfg.MaxAckPending = 1
 	}
 	// A single filter goes in FilterSubject, which servers before 2.10 know.
 	if len(c.cfg.FilterSubjects) == 1 {

@@ -58,17 +58,25 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	defer span.End()
 
 	env, err := decodeEnvelope(msg.Data())
-	if err == nil {
-		start := time.Now()
-		err = c.call(ctx, env)
-		c.bus.metrics.handle.WithLabelValues(c.cfg.Durable).Observe(time.Since(start).Seconds())
-	}
 	eventID := env.ID
 	if eventID == "" {
 		eventID = msg.Headers().Get(jetstream.MsgIDHeader)
 	}
 	log := c.log.With("event_id", eventID, "event_type", env.Type, "subject", msg.Subject(),
 		"delivery", delivered, "stream_seq", md.Sequence.Stream)
+	if err == nil {
+		// The server's AckWait clock started at delivery, and the message may
+		// have waited in the prefetch buffer since; restart it now that the
+		// handler's own time limit starts.
+		if err := msg.InProgress(); err != nil {
+			log.Warn("bus consumer: in progress", "err", err)
+		}
+		start := time.Now()
+		err = c.call(ctx, env)
+		took := time.Since(start)
+		c.bus.metrics.handle.WithLabelValues(c.cfg.Durable).Observe(took.Seconds())
+		c.pace.observe(took, c.cfg, c.log)
+	}
 
 	switch {
 	case err == nil:
@@ -91,9 +99,10 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	}
 }
 
-// call runs the handler, turning a panic into an error.
+// call runs the handler, turning a panic into an error. The handler has
+// nine tenths of AckWait, so that its answer reaches the server in time.
 func (c *Consumer) call(ctx context.Context, env event.Envelope) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.AckWait)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.AckWait-c.cfg.AckWait/10)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {

@@ -78,10 +78,10 @@ func TestRolledBackEventsAreNeverPublished(t *testing.T) {
 		}
 		committed := commit(t, db, typ, 1)
 		r := NewRelay(db, b, RelayConfig{})
-		if n, err := r.round(ctxT(t)); err != nil || n != 1 {
+		if n, _, err := r.round(ctxT(t)); err != nil || n != 1 {
 			t.Fatalf("round = %d, %v; want 1, nil", n, err)
 		}
-		if n, err := r.round(ctxT(t)); err != nil || n != 0 {
+		if n, _, err := r.round(ctxT(t)); err != nil || n != 0 {
 			t.Fatalf("second round = %d, %v; want 0, nil", n, err)
 		}
 		if got, want := streamIDs(t, b, s.Name), ids(committed); !slices.Equal(got, want) {
@@ -192,7 +192,7 @@ func TestCrashBetweenPublishAndMarkIsDeduplicatedByTheStream(t *testing.T) {
 
 		crashing := NewRelay(db, b, RelayConfig{})
 		crashing.beforeMark = func() error { return errCrash }
-		if _, err := crashing.round(ctxT(t)); !errors.Is(err, errCrash) {
+		if _, _, err := crashing.round(ctxT(t)); !errors.Is(err, errCrash) {
 			t.Fatalf("crashing round err = %v, want %v", err, errCrash)
 		}
 		if got := backlog(t, db); got != len(envs) {
@@ -200,7 +200,7 @@ func TestCrashBetweenPublishAndMarkIsDeduplicatedByTheStream(t *testing.T) {
 		}
 
 		counting := newCounting(b)
-		if n, err := NewRelay(db, counting, RelayConfig{}).round(ctxT(t)); err != nil ||
+		if n, _, err := NewRelay(db, counting, RelayConfig{}).round(ctxT(t)); err != nil ||
 			n != len(envs) {
 			t.Fatalf("restarted round = %d, %v; want %d, nil", n, err, len(envs))
 		}
@@ -221,12 +221,12 @@ func TestCrashBeyondDedupeWindowIsAbsorbedByTheInbox(t *testing.T) {
 
 		crashing := NewRelay(db, b, RelayConfig{})
 		crashing.beforeMark = func() error { return errCrash }
-		if _, err := crashing.round(ctxT(t)); !errors.Is(err, errCrash) {
+		if _, _, err := crashing.round(ctxT(t)); !errors.Is(err, errCrash) {
 			t.Fatalf("crashing round err = %v, want %v", err, errCrash)
 		}
 		waitDedupeWindowPassed(t, b, s)
 
-		if _, err := NewRelay(db, b, RelayConfig{}).round(ctxT(t)); err != nil {
+		if _, _, err := NewRelay(db, b, RelayConfig{}).round(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := bustest.Count(t, b, s.Name, s.Prefix+".order.>"), 2*len(envs); got !=
@@ -283,7 +283,7 @@ func TestCleanupDeletesOldPublishedRows(t *testing.T) {
 		typ := s.Subject("order", "placed")
 		old := commit(t, db, typ, 3)
 		r := NewRelay(db, b, RelayConfig{Retention: time.Hour})
-		if _, err := r.round(ctxT(t)); err != nil {
+		if _, _, err := r.round(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
 		// Age the published rows past the retention.
@@ -292,7 +292,7 @@ func TestCleanupDeletesOldPublishedRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		recent := commit(t, db, typ, 2)
-		if _, err := r.round(ctxT(t)); err != nil {
+		if _, _, err := r.round(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
 		unpublished := commit(t, db, typ, 1)

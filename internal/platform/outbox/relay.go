@@ -32,8 +32,17 @@ type RelayConfig struct {
 	CleanupInterval time.Duration // how often old rows are deleted; 1m
 	MaxBackoff      time.Duration // longest wait while the bus is down; 5s
 	PublishTimeout  time.Duration // bound on one publish; 5s
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
+	// RoundTimeout bounds one round: on PostgreSQL its transaction, which
+	// the server's idle_in_transaction_session_timeout and
+	// transaction_timeout shorten further when set. A round stops publishing
+	// in time to mark what it published (a tenth of the round is kept for
+	// that), and the next round goes on from there; within a round each
+	// publish is also bounded by a quarter of it. Keep it well under the
+	// stream's duplicate window, which absorbs the repeats of a round that
+	// crashed before marking; 1m.
+	RoundTimeout time.Duration
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
 }
 
 // Relay moves events from the outbox table to the bus. Its only state is the
@@ -48,7 +57,11 @@ type RelayConfig struct {
 // published twice by two relays. FOR UPDATE SKIP LOCKED would let replicas
 // publish different batches at once, but then a later batch can reach the
 // bus before an earlier one, which breaks the order consumers rely on; one
-// serial publisher is fast enough for one service's events.
+// serial publisher is fast enough for one service's events. A round publishes
+// only while its transaction can still mark what went out (see
+// RelayConfig.RoundTimeout) and leaves the rest of its batch to the next, so
+// a slow bus slows the relay down but never has it publish the same rows
+// round after round.
 //
 // On SQLite (one process per file) a round reads outside any transaction,
 // publishes, then marks in a short write transaction, so the single writer
@@ -97,6 +110,9 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 5 * time.Second
 	}
+	if cfg.RoundTimeout <= 0 {
+		cfg.RoundTimeout = time.Minute
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -111,7 +127,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	failures := 0
 	nextCleanup := time.Now()
 	for {
-		n, err := r.round(ctx)
+		_, more, err := r.round(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -138,7 +154,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			nextCleanup = now.Add(r.cfg.CleanupInterval)
 		}
 		r.gauges(ctx, false)
-		if n >= r.cfg.Batch {
+		if more {
 			continue
 		}
 		if !sleep(ctx, r.cfg.PollInterval) {
@@ -147,32 +163,40 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// round publishes one batch and reports how many rows it published.
-func (r *Relay) round(ctx context.Context) (int, error) {
+// round publishes one batch, or as much of it as the round's time allows, and
+// reports how many rows it published and whether more may be waiting.
+func (r *Relay) round(ctx context.Context) (int, bool, error) {
 	if r.db.Dialect() == sqldb.Postgres {
 		return r.roundLocked(ctx)
 	}
 	return r.roundUnlocked(ctx)
 }
 
-// batchTimeout bounds the transaction of one PostgreSQL round.
-const batchTimeout = time.Minute
+// lockQuery takes the relay's lock and reads the server's own limits on the
+// transaction in milliseconds (0 for none; transaction_timeout is new in
+// PostgreSQL 17), which can end it sooner than RoundTimeout.
+const lockQuery = `SELECT pg_try_advisory_xact_lock($1),
+	COALESCE((SELECT setting::bigint FROM pg_settings
+		WHERE name = 'idle_in_transaction_session_timeout'), 0),
+	COALESCE((SELECT setting::bigint FROM pg_settings WHERE name = 'transaction_timeout'), 0)`
 
-func (r *Relay) roundLocked(ctx context.Context) (int, error) {
+func (r *Relay) roundLocked(ctx context.Context) (int, bool, error) {
+	start := time.Now()
 	// The transaction outlives ctx so that rows already published when ctx
 	// ends are still marked; publishing itself stops with ctx.
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RoundTimeout)
 	defer cancel()
 	var published int
+	var more bool
 	var pubErr error
 	// Read committed, whatever the server's default: each statement must see
 	// the rows the previous lock holder marked before it released the lock.
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	err := r.db.TxOptions(txCtx, opts, func(tx *sqldb.Tx) error {
-		published, pubErr = 0, nil
+		published, more, pubErr = 0, false, nil
 		var locked bool
-		err := tx.QueryRowContext(txCtx, "SELECT pg_try_advisory_xact_lock($1)",
-			relayLockKey).Scan(&locked)
+		var idleMS, txMS int64
+		err := tx.QueryRowContext(txCtx, lockQuery, relayLockKey).Scan(&locked, &idleMS, &txMS)
 		if err != nil || !locked {
 			return err
 		}
@@ -180,8 +204,13 @@ func (r *Relay) roundLocked(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		done, err := r.publish(ctx, rows)
+		// Publishing leaves the transaction idle, so the server's idle limit
+		// bounds it as much as the transaction's own.
+		b := newBudget(start, r.cfg.RoundTimeout, r.cfg.PublishTimeout,
+			time.Duration(idleMS)*time.Millisecond, time.Duration(txMS)*time.Millisecond)
+		done, err := r.publish(ctx, rows, b)
 		pubErr = err
+		more = len(rows) == r.cfg.Batch || len(done) < len(rows)
 		if len(done) == 0 {
 			return nil
 		}
@@ -197,41 +226,47 @@ func (r *Relay) roundLocked(ctx context.Context) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("outbox relay: %w", err)
+		return 0, false, fmt.Errorf("outbox relay: %w", err)
 	}
 	r.m.published.Add(float64(published))
 	if pubErr != nil {
-		return published, fmt.Errorf("outbox relay: %w", pubErr)
+		return published, more, fmt.Errorf("outbox relay: %w", pubErr)
 	}
-	return published, nil
+	return published, more, nil
 }
 
-func (r *Relay) roundUnlocked(ctx context.Context) (int, error) {
+func (r *Relay) roundUnlocked(ctx context.Context) (int, bool, error) {
+	start := time.Now()
 	rows, err := readBatch(ctx, r.db, r.cfg.Batch)
 	if err != nil {
-		return 0, fmt.Errorf("outbox relay: %w", err)
+		return 0, false, fmt.Errorf("outbox relay: %w", err)
 	}
-	done, pubErr := r.publish(ctx, rows)
+	// No transaction waits here, but rows stay published and unmarked while
+	// the batch goes out; bounding that keeps a crash's repeats inside the
+	// stream's duplicate window.
+	done, pubErr := r.publish(ctx, rows, newBudget(start, r.cfg.RoundTimeout,
+		r.cfg.PublishTimeout))
+	more := len(rows) == r.cfg.Batch || len(done) < len(rows)
 	if len(done) > 0 {
 		if r.beforeMark != nil {
 			if err := r.beforeMark(); err != nil {
-				return 0, fmt.Errorf("outbox relay: %w", err)
+				return 0, false, fmt.Errorf("outbox relay: %w", err)
 			}
 		}
-		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RoundTimeout)
 		defer cancel()
 		err := r.db.Tx(markCtx, func(tx *sqldb.Tx) error {
 			return markPublished(markCtx, tx, done)
 		})
 		if err != nil {
-			return 0, fmt.Errorf("outbox relay: %w", err)
+			return 0, false, fmt.Errorf("outbox relay: %w", err)
 		}
 		r.m.published.Add(float64(len(done)))
 	}
 	if pubErr != nil {
-		return len(done), fmt.Errorf("outbox relay: %w", pubErr)
+		return len(done), more, fmt.Errorf("outbox relay: %w", pubErr)
 	}
-	return len(done), nil
+	return len(done), more, nil
 }
 
 // row is one outbox entry waiting to be published.
@@ -271,16 +306,27 @@ func readBatch(ctx context.Context, q querier, limit int) ([]row, error) {
 	return rows, nil
 }
 
-// publish publishes rows in order and stops at the first failure, returning
-// the rows that were published.
-func (r *Relay) publish(ctx context.Context, rows []row) ([]row, error) {
+// publish publishes rows in order and stops at the first failure, or before
+// a publish that might not end within the budget, returning the rows that
+// were published.
+func (r *Relay) publish(ctx context.Context, rows []row, b budget) ([]row, error) {
 	for i, x := range rows {
+		timeout := b.publishTimeout
+		if left := time.Until(b.stopAt); left < timeout {
+			if i > 0 {
+				return rows[:i], nil // the rest goes in the next round
+			}
+			if left <= 0 {
+				return nil, errors.New("publish: the round's time ran out before publishing")
+			}
+			timeout = left
+		}
 		header, err := decodeHeaders(x.headers)
 		if err != nil {
 			// Headers only carry trace context; an event is not held back for it.
 			r.log.Warn("outbox relay: bad headers", "event_id", x.eventID, "err", err)
 		}
-		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+		pctx, cancel := context.WithTimeout(ctx, timeout)
 		err = r.pub.Publish(pctx, x.subject, x.eventID, []byte(x.payload), header)
 		cancel()
 		if err != nil {

@@ -1,0 +1,214 @@
+package bus_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"emporium/internal/event"
+	"emporium/internal/platform/bus"
+	"emporium/internal/platform/bus/bustest"
+)
+
+// work stands for a handler that takes d, or until ctx ends.
+func work(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// consumerInfo returns the server's view of a durable consumer.
+func consumerInfo(t *testing.T, b *bus.Bus, stream, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := b.JetStream().Consumer(ctxT(t), stream, durable)
+	if err != nil {
+		t.Fatalf("consumer %s: %v", durable, err)
+	}
+	info, err := c.Info(ctxT(t))
+	if err != nil {
+		t.Fatalf("consumer info %s: %v", durable, err)
+	}
+	return info
+}
+
+// settled reports whether the consumer has acknowledged the first n messages
+// of its stream and has none waiting for an answer.
+func settled(t *testing.T, b *bus.Bus, stream, durable string, n uint64) bool {
+	t.Helper()
+	info := consumerInfo(t, b, stream, durable)
+	return info.AckFloor.Stream >= n && info.NumAckPending == 0
+}
+
+// Messages pulled ahead wait in the buffer while the one before is handled,
+// with the server's AckWait clock running from their delivery. The clock is
+// restarted when handling starts, so a message whose turn comes late but is
+// handled within AckWait is not redelivered.
+func TestPrefetchedMessageIsNotRedeliveredWhileHandled(t *testing.T) {
+	t.Parallel()
+	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
+		t.Parallel()
+		s := bustest.NewStream(t, b, bus.StreamConfig{})
+		// Three messages delivered at once, 800ms each: the third is handled
+		// from 1.6s to 2.4s, across the 2s AckWait that started at delivery.
+		const n, ackWait, took = 3, 2 * time.Second, 800 * time.Millisecond
+		var calls atomic.Int32
+		c := consume(t, b, bus.ConsumerConfig{
+			Stream: s.Name, Durable: "patient", AckWait: ackWait, Prefetch: n,
+			Handler: func(ctx context.Context, _ event.Envelope) error {
+				calls.Add(1)
+				return work(ctx, took)
+			},
+		})
+		for range n {
+			if err := b.PublishEvent(ctxT(t), newEvent(t, s.Subject("a", "b"), nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bustest.Eventually(t, 15*time.Second, func() bool {
+			return calls.Load() >= n && settled(t, b, s.Name, "patient", n)
+		}, "%d messages not all handled and acknowledged", n)
+		c.Stop()
+		info := consumerInfo(t, b, s.Name, "patient")
+		if got := info.Delivered.Consumer; got != n {
+			t.Errorf("deliveries = %d, want %d (none redelivered)", got, n)
+		}
+		if got := calls.Load(); got != n {
+			t.Errorf("handler calls = %d, want %d", got, n)
+		}
+	})
+}
+
+// A failed message is retried after its backoff while the messages behind it
+// go ahead, unless the consumer is Ordered.
+func TestOrderedConsumerHoldsLaterMessagesBehindARetry(t *testing.T) {
+	t.Parallel()
+	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
+		t.Parallel()
+		tests := []struct {
+			name    string
+			ordered bool
+			want    []string
+		}{
+			{"unordered", false, []string{"second", "first"}},
+			{"ordered", true, []string{"first", "second"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := bustest.NewStream(t, b, bus.StreamConfig{})
+				first := newEvent(t, s.Subject("stock", "first"), nil)
+				second := newEvent(t, s.Subject("stock", "second"), nil)
+				var mu sync.Mutex
+				var applied []string
+				failed := false
+				consume(t, b, bus.ConsumerConfig{
+					Stream: s.Name, Durable: "seq", Ordered: tt.ordered,
+					Backoff: []time.Duration{time.Second},
+					Handler: func(_ context.Context, env event.Envelope) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if env.ID == first.ID && !failed {
+							failed = true
+							return errors.New("not yet")
+						}
+						applied = append(applied, strings.TrimPrefix(env.Type,
+							s.Prefix+".stock."))
+						return nil
+					},
+				})
+				if got := consumerInfo(t, b, s.Name, "seq").Config.MaxAckPending; tt.ordered &&
+					got != 1 {
+					t.Errorf("MaxAckPending = %d, want 1", got)
+				}
+				for _, env := range []event.Envelope{first, second} {
+					if err := b.PublishEvent(ctxT(t), env); err != nil {
+						t.Fatal(err)
+					}
+				}
+				bustest.Eventually(t, 10*time.Second, func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(applied) == 2
+				}, "two events not applied")
+				mu.Lock()
+				defer mu.Unlock()
+				if !slices.Equal(applied, tt.want) {
+					t.Errorf("applied %v, want %v", applied, tt.want)
+				}
+			})
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func TestConsumerWarnsWhenPrefetchOutlastsAckWait(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		prefetch int
+		ordered  bool
+		wantWarn bool
+	}{
+		{"10 × 100ms past half of 1s", 10, false, true},
+		{"2 × 100ms within half of 1s", 2, false, false},
+		{"ordered pulls nothing ahead", 10, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out syncBuffer
+			b := bustest.EmbeddedBus(t, bus.Options{Logger: slog.New(slog.NewTextHandler(&out,
+				nil))})
+			s := bustest.NewStream(t, b, bus.StreamConfig{})
+			consume(t, b, bus.ConsumerConfig{
+				Stream: s.Name, Durable: "paced", AckWait: time.Second, Prefetch: tt.prefetch,
+				Ordered: tt.ordered,
+				Handler: func(ctx context.Context, _ event.Envelope) error {
+					return work(ctx, 100*time.Millisecond)
+				},
+			})
+			if err := b.PublishEvent(ctxT(t), newEvent(t, s.Subject("a", "b"), nil)); err != nil {
+				t.Fatal(err)
+			}
+			// The warning, if any, is logged before the ack.
+			bustest.Eventually(t, 10*time.Second, func() bool {
+				return settled(t, b, s.Name, "paced", 1)
+			}, "message not acknowledged")
+			if got := strings.Contains(out.String(), "too slow for the prefetch"); got !=
+				tt.wantWarn {
+				t.Errorf("warned = %v, want %v; log:\n%s", got, tt.wantWarn, out.String())
+			}
+		})
+	}
+}
