@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/redact"
 )
 
 // Options configure a Bus. The zero value is usable: logs are discarded and
@@ -53,7 +54,8 @@ func Connect(ctx context.Context, url, name string, opts Options) (*Bus, error) 
 	}
 	nc, err := nats.Connect(url, append(connOptions(name), nats.Timeout(timeout))...)
 	if err != nil {
-		return nil, fmt.Errorf("bus connect %s: %w", url, unavailable(err))
+		return nil, fmt.Errorf("bus connect %s: %w", redact.URL(url),
+			unavailable(redact.Error(err, url)))
 	}
 	b, err := New(nc, opts)
 	if err != nil {

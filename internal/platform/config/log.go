@@ -3,14 +3,16 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"strings"
+
+	"emporium/internal/platform/redact"
 )
 
 // Attrs describes the effective configuration as log attributes, one per
 // variable, with secrets masked: secret:"true" hides the whole value and
-// secret:"url" hides a URL's password.
+// secret:"url" hides the passwords, tokens and secret parameters of a URL or
+// of each URL in a comma-separated list (see package redact).
 func Attrs(cfg any) []slog.Attr {
 	v := reflect.ValueOf(cfg)
 	if v.Kind() == reflect.Pointer {
@@ -56,28 +58,7 @@ func shown(f reflect.StructField, raw string) string {
 		}
 		return "*****"
 	case "url":
-		return maskURL(raw)
+		return redact.URL(raw)
 	}
 	return raw
-}
-
-func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "*****"
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "*****")
-		}
-	}
-	q := u.Query()
-	for k := range q {
-		if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "token") ||
-			strings.Contains(lk, "secret") {
-			q.Set(k, "*****")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }

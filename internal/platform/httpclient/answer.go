@@ -2,6 +2,7 @@ package httpclient
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -10,23 +11,20 @@ import (
 	"emporium/internal/platform/errs"
 )
 
-// statusKinds maps the 4xx statuses a downstream may answer to error kinds and
-// the generic codes used when the answer is not a problem document.
-var statusKinds = map[int]struct {
+// passedThrough maps the 4xx statuses that are domain outcomes — what the
+// downstream decided about the thing asked for, which the end user may hear —
+// to error kinds, and to the generic codes used when the answer is not a
+// problem document. Every other 4xx says that this service made a bad call
+// (see badCall).
+var passedThrough = map[int]struct {
 	kind errs.Kind
 	code string
 }{
-	http.StatusBadRequest:            {errs.Malformed, "bad_request"},
-	http.StatusUnauthorized:          {errs.Unauthenticated, "unauthenticated"},
-	http.StatusForbidden:             {errs.Forbidden, "forbidden"},
-	http.StatusNotFound:              {errs.NotFound, "not_found"},
-	http.StatusGone:                  {errs.NotFound, "not_found"},
-	http.StatusConflict:              {errs.Conflict, "conflict"},
-	http.StatusPreconditionFailed:    {errs.PreconditionFailed, "precondition_failed"},
-	http.StatusRequestEntityTooLarge: {errs.TooLarge, "body_too_large"},
-	http.StatusUnsupportedMediaType:  {errs.UnsupportedMedia, "unsupported_media_type"},
-	http.StatusUnprocessableEntity:   {errs.Invalid, "validation_failed"},
-	http.StatusTooManyRequests:       {errs.RateLimited, "rate_limited"},
+	http.StatusNotFound:            {errs.NotFound, "not_found"},
+	http.StatusGone:                {errs.NotFound, "not_found"},
+	http.StatusConflict:            {errs.Conflict, "conflict"},
+	http.StatusPreconditionFailed:  {errs.PreconditionFailed, "precondition_failed"},
+	http.StatusUnprocessableEntity: {errs.Invalid, "validation_failed"},
 }
 
 // problemMembers are the RFC 9457 and Emporium members that have their own
@@ -59,13 +57,14 @@ func (c *Client) result(k *call, attempt int, ans *answer, err error) (*Response
 	return &Response{StatusCode: ans.status, Header: ans.header}, nil
 }
 
-// clientError is the *errs.Error for a 4xx answer: the kind its status maps
-// to (Other for a status no caller should see, such as 405), and the
-// downstream's problem members when it sent a problem document.
+// clientError is the *errs.Error for a 4xx answer. A domain outcome (404,
+// 409, 412, 422) keeps its kind and the downstream's problem members, so the
+// caller's handler answers what the downstream answered; any other 4xx is a
+// badCall.
 func (c *Client) clientError(k *call, attempt int, ans *answer) *errs.Error {
-	sk, ok := statusKinds[ans.status]
+	sk, ok := passedThrough[ans.status]
 	if !ok {
-		sk.kind, sk.code = errs.Other, ""
+		return c.badCall(k, attempt, ans)
 	}
 	e := &errs.Error{
 		Kind:    sk.kind,
@@ -76,10 +75,32 @@ func (c *Client) clientError(k *call, attempt int, ans *answer) *errs.Error {
 	if isProblem(ans.header) {
 		readProblem(ans.body, e)
 	}
-	if ans.status == http.StatusTooManyRequests {
-		e.RetryAfter, _ = retryAfterOf(ans)
-	}
 	return e
+}
+
+// badCall is the error for a 4xx that is about this service, not about the
+// end user's request: the end user can do nothing about it, and must not take
+// it for a verdict on their own request or token. A 429 means a peer is rate
+// limiting this service: the peer is Unavailable, with its Retry-After (503).
+// Any other status — 400, 401 (a wrong service credential), 403, 405, 413,
+// 415, … — means this service called its peer wrongly: Other (500). Either
+// way the downstream's status, code and detail go into the cause, for the
+// log, and nowhere else.
+func (c *Client) badCall(k *call, attempt int, ans *answer) *errs.Error {
+	said := fmt.Sprintf("%s answered %d %s", c.name, ans.status, http.StatusText(ans.status))
+	if isProblem(ans.header) {
+		var p errs.Error
+		readProblem(ans.body, &p)
+		if p.Code != "" || p.Message != "" {
+			said += " (" + p.Code + ": " + p.Message + ")"
+		}
+	}
+	cause := k.wrap(attempt, errors.New(said))
+	if ans.status == http.StatusTooManyRequests {
+		ra, _ := retryAfterOf(ans)
+		return c.unavailable(cause, ra)
+	}
+	return c.internal(cause)
 }
 
 func isProblem(h http.Header) bool {

@@ -51,11 +51,10 @@ func TestProblemPassthrough(t *testing.T) {
 				Message: "no such product"},
 		},
 		{
-			name: "rate limited keeps Retry-After",
-			sent: &errs.Error{Kind: errs.RateLimited, Code: "rate_limited", Message: "slow down",
-				RetryAfter: 30 * time.Second},
-			want: &errs.Error{Kind: errs.RateLimited, Code: "rate_limited", Message: "slow down",
-				RetryAfter: 30 * time.Second},
+			name: "precondition failed",
+			sent: errs.New(errs.PreconditionFailed, "precondition_failed", "version moved on"),
+			want: &errs.Error{Kind: errs.PreconditionFailed, Code: "precondition_failed",
+				Message: "version moved on"},
 		},
 	}
 	for _, tt := range tests {
@@ -113,17 +112,21 @@ func TestStatusWithoutProblemMapsToKind(t *testing.T) {
 		wantKind errs.Kind
 		wantCode string
 	}{
-		{http.StatusBadRequest, errs.Malformed, "bad_request"},
-		{http.StatusUnauthorized, errs.Unauthenticated, "unauthenticated"},
-		{http.StatusForbidden, errs.Forbidden, "forbidden"},
 		{http.StatusNotFound, errs.NotFound, "not_found"},
+		{http.StatusGone, errs.NotFound, "not_found"},
 		{http.StatusConflict, errs.Conflict, "conflict"},
 		{http.StatusPreconditionFailed, errs.PreconditionFailed, "precondition_failed"},
-		{http.StatusRequestEntityTooLarge, errs.TooLarge, "body_too_large"},
-		{http.StatusUnsupportedMediaType, errs.UnsupportedMedia, "unsupported_media_type"},
 		{http.StatusUnprocessableEntity, errs.Invalid, "validation_failed"},
-		{http.StatusTooManyRequests, errs.RateLimited, "rate_limited"},
+		// Statuses that say this service made a bad call are its own fault.
+		{http.StatusBadRequest, errs.Other, ""},
+		{http.StatusUnauthorized, errs.Other, ""},
+		{http.StatusForbidden, errs.Other, ""},
 		{http.StatusMethodNotAllowed, errs.Other, ""},
+		{http.StatusRequestEntityTooLarge, errs.Other, ""},
+		{http.StatusUnsupportedMediaType, errs.Other, ""},
+		{http.StatusTeapot, errs.Other, ""},
+		// A peer rate limiting this service makes the peer unavailable to it.
+		{http.StatusTooManyRequests, errs.Unavailable, "unavailable"},
 		{http.StatusInternalServerError, errs.Unavailable, "unavailable"},
 		{http.StatusNotImplemented, errs.Unavailable, "unavailable"},
 		{http.StatusMovedPermanently, errs.Other, ""},

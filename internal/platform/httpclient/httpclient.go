@@ -3,8 +3,10 @@
 // inside the caller's budget, retries with exponential backoff and full jitter
 // for idempotent requests only, a circuit breaker per downstream, W3C trace
 // context propagation, Prometheus metrics and errors that the web package
-// answers correctly (503 with Retry-After when the downstream is down, the
-// downstream's own problem for a 4xx it chose to answer).
+// answers correctly: 503 with Retry-After when the downstream is down or rate
+// limits this service; the downstream's own problem for a domain outcome
+// (404, 409, 412, 422); a bare 500 for any other 4xx, which means this
+// service called it wrongly (a bad service credential, a malformed request).
 //
 // Create one Client per downstream service:
 //

@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/redact"
 )
 
 // The constraint violations that Translate recognises. Both are conflicts:
@@ -170,14 +170,9 @@ func sqliteColumns(msg string) (table string, cols []string) {
 	return table, cols
 }
 
-// Redact hides the password of a database URL so it can be logged.
+// Redact hides the passwords of a database URL (its user's, and a password
+// query parameter, which pgx also accepts) so it can be logged. It is
+// redact.URL, kept for the callers in this package.
 func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		return rawURL
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return redact.URL(rawURL)
 }

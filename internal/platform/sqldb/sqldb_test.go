@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 	"testing/fstest"
+	"time"
 
 	"emporium/internal/platform/errs"
 	"emporium/internal/platform/sqldb"

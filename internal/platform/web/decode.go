@@ -32,6 +32,7 @@ var (
 	errMalformed = errs.New(errs.Malformed, "malformed_json", "the body is not valid JSON")
 	errTrailing  = errs.New(errs.Malformed, "malformed_json",
 		"the body has data after the JSON value")
+	errNotObject = errs.New(errs.Malformed, "malformed_json", "the body must be a JSON object")
 )
 
 // Decode reads one JSON object from r's body into dst strictly: the content type
@@ -73,6 +74,11 @@ func DecodeBytes(body []byte, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errTrailing
 	}
+	// encoding/json takes a top-level null as "leave dst alone"; into a
+	// struct, every other value that is not an object already failed above.
+	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("null")) {
+		return errNotObject
+	}
 	return nil
 }
 
@@ -84,7 +90,7 @@ func decodeError(err error, body []byte, dst any) error {
 		return errMalformed
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return errs.E(errs.Malformed, "malformed_json", "the body must be a JSON object", nil)
+			return errNotObject
 		}
 		return errs.Invalidf(typ.Field, "must be %s, not %s", jsonKind(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

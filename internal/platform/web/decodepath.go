@@ -8,7 +8,10 @@ import (
 	"strings"
 )
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	optionalType    = reflect.TypeFor[optional]()
+)
 
 // unknownFieldPath finds where in body the unknown field name (all that
 // encoding/json reports) sits for a value of type t, and returns its dotted
@@ -26,9 +29,7 @@ func unknownFieldPath(body []byte, t reflect.Type, name string) string {
 }
 
 func findUnknown(v any, t reflect.Type, prefix, name string) (string, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
+	t = throughOptionals(t)
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		return "", false // decodes itself; DisallowUnknownFields does not reach inside
 	}
@@ -104,4 +105,20 @@ func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
 		}
 	}
 	return folded, folded != nil
+}
+
+// throughOptionals returns the type a value of type t is decoded as, looking
+// through pointers and through Optional, which decodes its Value as strictly
+// as Decode does.
+func throughOptionals(t reflect.Type) reflect.Type {
+	for {
+		switch {
+		case t.Kind() == reflect.Pointer:
+			t = t.Elem()
+		case t.Implements(optionalType):
+			t = reflect.Zero(t).Interface().(optional).valueType()
+		default:
+			return t
+		}
+	}
 }
