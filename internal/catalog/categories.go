@@ -52,6 +52,9 @@ func (s *Service) CreateCategory(ctx context.Context, in CategoryRequest) (*Cate
 func (s *Service) UpdateCategory(ctx context.Context, id string, in UpdateCategoryRequest) (*Category, error) {
 	var c *Category
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		if err := lockCategoryTree(ctx, tx); err != nil {
+			return err
+		}
 		all, err := allCategories(ctx, tx)
 		if err != nil {
 			return err
@@ -66,11 +69,15 @@ func (s *Service) UpdateCategory(ctx context.Context, id string, in UpdateCatego
 		if err := in.apply(c); err != nil {
 			return err
 		}
-		// Walk up from the new parent: meeting c means a cycle.
+		// Walk up from the new parent: meeting c means a cycle. The walk is
+		// bounded, so a cycle already stored above the parent (which the lock
+		// now prevents) is refused instead of walked forever.
+		steps := 0
 		for p := c.ParentID; p != nil; p = byID[*p].ParentID {
-			if *p == c.ID || byID[*p] == nil {
+			if *p == c.ID || byID[*p] == nil || steps > len(all) {
 				return errBadParent
 			}
+			steps++
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE categories SET name = $2, slug = $3, parent_id = $4, position = $5,
 			updated_at = $6 WHERE id = $1`, c.ID, c.Name, c.Slug, c.ParentID, c.Position, s.clock())
@@ -125,6 +132,23 @@ func (s *Service) DeleteCategory(ctx context.Context, id string) error {
 	return nil
 }
 
+// categoryTreeLock is the PostgreSQL advisory lock key that serializes
+// category updates ("catalog" in ASCII).
+const categoryTreeLock int64 = 0x636174616c6f67
+
+// lockCategoryTree makes tx the only transaction updating categories until it
+// ends. Two moves that each check the tree as it stood before the other (X
+// under Y, and Y under X) would otherwise both pass and store a cycle; under
+// the lock the second one sees the first. SQLite needs nothing: its
+// transactions already hold the database's one write lock.
+func lockCategoryTree(ctx context.Context, tx *sqldb.Tx) error {
+	if tx.Dialect() != sqldb.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", categoryTreeLock)
+	return err
+}
+
 // categoryChanged announces a category change and drops cached listings once
 // tx commits.
 func (s *Service) categoryChanged(ctx context.Context, tx *sqldb.Tx, id string, deleted bool) error {
@@ -169,7 +193,9 @@ func allCategories(ctx context.Context, q querier) ([]*Category, error) {
 }
 
 // tree links categories to their parents and returns the roots, each level
-// ordered by position, then name, then id.
+// ordered by position, then name, then id. A category whose parent is gone,
+// or whose parent link closes a cycle, is shown as a root (with its stored
+// parent_id), so that no category goes missing and the tree stays finite.
 func tree(all []*Category) []*Category {
 	slices.SortFunc(all, func(a, b *Category) int {
 		return cmp.Or(cmp.Compare(a.Position, b.Position), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
@@ -178,9 +204,10 @@ func tree(all []*Category) []*Category {
 	for _, c := range all {
 		byID[c.ID] = c
 	}
+	cut := cycleCuts(all, byID)
 	roots := []*Category{}
 	for _, c := range all {
-		if c.ParentID == nil || byID[*c.ParentID] == nil {
+		if c.ParentID == nil || byID[*c.ParentID] == nil || cut[c.ID] {
 			roots = append(roots, c)
 		} else {
 			parent := byID[*c.ParentID]
@@ -188,6 +215,33 @@ func tree(all []*Category) []*Category {
 		}
 	}
 	return roots
+}
+
+// cycleCuts returns one category of each cycle of parent links, the one
+// whose link closes the cycle when walking up from the first category of
+// all. Moves are serialized so that no cycle is stored, but the tree must
+// not lose categories nor recurse forever if one ever is.
+func cycleCuts(all []*Category, byID map[string]*Category) map[string]bool {
+	cut := map[string]bool{}
+	done := map[string]bool{} // walked already: leads to a root or a cut
+	for _, c := range all {
+		path := map[string]bool{}
+		for n := c; n != nil && !done[n.ID]; {
+			if path[n.ID] {
+				cut[n.ID] = true
+				break
+			}
+			path[n.ID] = true
+			if n.ParentID == nil {
+				break
+			}
+			n = byID[*n.ParentID]
+		}
+		for id := range path {
+			done[id] = true
+		}
+	}
+	return cut
 }
 
 func findCategory(c *Category, id string) *Category {

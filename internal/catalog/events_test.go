@@ -34,6 +34,10 @@ func outboxEvents(t *testing.T, e *env, typ string) []event.Envelope {
 	return out
 }
 
+// TestProductEvents: catalog.product.updated is written when a product is
+// created and on every change to it, whatever the change (other replicas drop
+// their cached copies on it), with the new version; a PATCH that changes
+// nothing writes none.
 func TestProductEvents(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := start(t, dbURL, nil)
@@ -41,7 +45,8 @@ func TestProductEvents(t *testing.T) {
 		patch := func(body string) {
 			expect(t, e.do("PATCH", "/api/v1/products/"+p.ID, e.adminToken(), body), http.StatusOK, "")
 		}
-		patch(`{"description":"only words change"}`) // not announced
+		patch(`{"description":"only words change"}`) // announced too: every change is
+		patch(`{"description":"only words change"}`) // no change: not announced
 		patch(`{"price":{"amount":1200,"currency":"USD"}}`)
 		patch(`{"name":"Renamed"}`)
 		expect(t, e.do("DELETE", "/api/v1/products/"+p.ID, e.adminToken(), nil), http.StatusNoContent, "")
@@ -56,6 +61,7 @@ func TestProductEvents(t *testing.T) {
 		}
 		want := []event.ProductChanged{
 			{ProductID: p.ID, SKU: "EV-1", Name: "Product EV-1", Price: Money{Amount: 1000, Currency: "USD"}, Status: "active", Version: 1},
+			{ProductID: p.ID, SKU: "EV-1", Name: "Product EV-1", Price: Money{Amount: 1000, Currency: "USD"}, Status: "active", Version: 2},
 			{ProductID: p.ID, SKU: "EV-1", Name: "Product EV-1", Price: Money{Amount: 1200, Currency: "USD"}, Status: "active", Version: 3},
 			{ProductID: p.ID, SKU: "EV-1", Name: "Renamed", Price: Money{Amount: 1200, Currency: "USD"}, Status: "active", Version: 4},
 			{ProductID: p.ID, SKU: "EV-1", Name: "Renamed", Price: Money{Amount: 1200, Currency: "USD"}, Status: "archived", Version: 5},

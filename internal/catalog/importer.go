@@ -60,9 +60,10 @@ type ImportResult struct {
 }
 
 // Import creates the file's categories that do not exist yet, then each
-// product, with its starting stock. A product that cannot be created — bad
-// data, a taken SKU, an unknown category — is reported and skipped; the rest
-// go on. progress, if not nil, is called after each product.
+// product with its starting stock, both in one transaction, so a failure
+// leaves neither and the row can be imported again. A product that cannot be
+// created — bad data, a taken SKU, an unknown category — is reported and
+// skipped; the rest go on. progress, if not nil, is called after each product.
 func (s *Service) Import(ctx context.Context, f ImportFile, progress func(done, total int)) (ImportResult, error) {
 	var res ImportResult
 	slugs, err := s.ensureCategories(ctx, f.Categories)
@@ -132,16 +133,8 @@ func (s *Service) importProduct(ctx context.Context, row ImportProduct, categori
 	if row.Stock < 0 || row.Stock > 1_000_000 {
 		return errs.Invalidf("stock", "must be from 0 to 1000000")
 	}
-	p, err := s.CreateProduct(ctx, in)
-	if err != nil {
-		return err
-	}
-	if row.Stock > 0 {
-		if _, err := s.Adjust(ctx, p.ID, row.Stock, "imported"); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.createProduct(ctx, in, row.Stock, "imported")
+	return err
 }
 
 // reason renders a kinded error as one line for the import report.

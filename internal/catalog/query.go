@@ -157,9 +157,11 @@ func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) 
 	}
 	var sql strings.Builder
 	if q.Category != "" {
+		// UNION, not UNION ALL: a category already in the set is not added
+		// again, so the walk ends even on a cycle of parent links.
 		sql.WriteString(`WITH RECURSIVE tree (id) AS (
 			SELECT id FROM categories WHERE slug = ` + arg(q.Category) + `
-			UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `)
+			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `)
 	}
 	sql.WriteString("SELECT " + productColumns + productFrom + " WHERE 1 = 1")
 	if q.Status != "any" {

@@ -16,8 +16,15 @@ import (
 // readCache serves product reads from a cache: product bodies by id, and
 // listing pages by query within a generation that every product or category
 // write bumps. Availability is never cached — stock moves with every
-// reservation — so it is read fresh, in one query per answer. A cache that
-// fails is a miss: reads go to the database.
+// reservation — so it is read fresh, in one query per answer, together with
+// each product's stored version. A cached body whose version is not the
+// stored one (a load that read the row before a write stored it just after
+// the write's invalidation, or another replica wrote and its event has not
+// arrived yet) is not served: the product, or the whole page that holds it,
+// is read from the database again and cached again. (A page can still lack
+// a product that another replica's write has just moved into it, until that
+// replica's event arrives.) A cache that fails is a miss: reads go to the
+// database.
 type readCache struct {
 	store cache.Store
 	db    *sqldb.DB
@@ -46,14 +53,18 @@ type page struct {
 	Next     string   `json:"next"`
 }
 
+// productKey is where a product's body is cached.
+func productKey(id string) string { return "catalog:product:" + id }
+
 func (c *readCache) product(ctx context.Context, id string) (*Product, error) {
-	raw, err := cache.GetOrLoad(ctx, c.store, "catalog:product:"+id, c.ttl, func(ctx context.Context) ([]byte, error) {
+	load := func(ctx context.Context) ([]byte, error) {
 		p, err := productByID(ctx, c.db, id)
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(cached{P: p, V: p.Version})
-	})
+	}
+	raw, err := cache.GetOrLoad(ctx, c.store, productKey(id), c.ttl, load)
 	if err != nil {
 		return nil, err
 	}
@@ -62,10 +73,28 @@ func (c *readCache) product(ctx context.Context, id string) (*Product, error) {
 		return nil, err
 	}
 	p := cp.product()
-	if err := c.withAvailability(ctx, p); err != nil {
+	stale, err := c.refresh(ctx, p)
+	if err != nil {
 		return nil, err
 	}
+	if !stale {
+		return p, nil
+	}
+	if p, err = productByID(ctx, c.db, id); err != nil {
+		return nil, err
+	}
+	if raw, err := json.Marshal(cached{P: p, V: p.Version}); err == nil {
+		c.store.Set(ctx, productKey(id), raw, c.ttl)
+	}
 	return p, nil
+}
+
+// listKey is where the page that answers q is cached, in the listings'
+// current generation.
+func (c *readCache) listKey(ctx context.Context, q Query) string {
+	gen := c.store.Generation(ctx, listingNamespace)
+	sum := sha256.Sum256([]byte(q.key()))
+	return "catalog:list:" + strconv.FormatUint(gen, 10) + ":" + hex.EncodeToString(sum[:16])
 }
 
 // list answers q. Queries that filter on stock are not cached.
@@ -73,19 +102,13 @@ func (c *readCache) list(ctx context.Context, q Query) ([]*Product, string, erro
 	if q.InStock != nil {
 		return runList(ctx, c.db, q)
 	}
-	gen := c.store.Generation(ctx, listingNamespace)
-	sum := sha256.Sum256([]byte(q.key()))
-	key := "catalog:list:" + strconv.FormatUint(gen, 10) + ":" + hex.EncodeToString(sum[:16])
+	key := c.listKey(ctx, q)
 	raw, err := cache.GetOrLoad(ctx, c.store, key, c.ttl, func(ctx context.Context) ([]byte, error) {
 		ps, next, err := runList(ctx, c.db, q)
 		if err != nil {
 			return nil, err
 		}
-		pg := page{Products: make([]cached, len(ps)), Next: next}
-		for i, p := range ps {
-			pg.Products[i] = cached{P: p, V: p.Version}
-		}
-		return json.Marshal(pg)
+		return encodePage(ps, next)
 	})
 	if err != nil {
 		return nil, "", err
@@ -98,10 +121,32 @@ func (c *readCache) list(ctx context.Context, q Query) ([]*Product, string, erro
 	for i, cp := range pg.Products {
 		ps[i] = cp.product()
 	}
-	if err := c.withAvailability(ctx, ps...); err != nil {
+	stale, err := c.refresh(ctx, ps...)
+	if err != nil {
 		return nil, "", err
 	}
-	return ps, pg.Next, nil
+	if !stale {
+		return ps, pg.Next, nil
+	}
+	// A product on the page changed since the page was loaded: what the
+	// page holds, and in which order, may have changed with it.
+	ps, next, err := runList(ctx, c.db, q)
+	if err != nil {
+		return nil, "", err
+	}
+	if raw, err := encodePage(ps, next); err == nil {
+		c.store.Set(ctx, key, raw, c.ttl)
+	}
+	return ps, next, nil
+}
+
+// encodePage is a listing page as the cache keeps it.
+func encodePage(ps []*Product, next string) ([]byte, error) {
+	pg := page{Products: make([]cached, len(ps)), Next: next}
+	for i, p := range ps {
+		pg.Products[i] = cached{P: p, V: p.Version}
+	}
+	return json.Marshal(pg)
 }
 
 // runList runs q against the database and cuts the page.
@@ -121,41 +166,50 @@ func runList(ctx context.Context, db *sqldb.DB, q Query) ([]*Product, string, er
 	return ps, next, nil
 }
 
-// withAvailability sets each product's availability from the inventory.
-func (c *readCache) withAvailability(ctx context.Context, ps ...*Product) error {
+// refresh sets each product's availability from the inventory, and reports
+// whether any of them is stale: its version is not the stored one (or it is
+// no longer stored).
+func (c *readCache) refresh(ctx context.Context, ps ...*Product) (stale bool, err error) {
 	if len(ps) == 0 {
-		return nil
+		return false, nil
 	}
 	ids := make([]string, len(ps))
 	for i, p := range ps {
 		ids[i] = p.ID
 	}
-	rows, err := c.db.QueryContext(ctx, "SELECT product_id, on_hand - reserved FROM inventory WHERE product_id IN ("+
-		placeholders(1, len(ids))+")", anys(ids)...)
+	rows, err := c.db.QueryContext(ctx, `SELECT p.id, p.version, COALESCE(i.on_hand - i.reserved, 0)
+		FROM products p LEFT JOIN inventory i ON i.product_id = p.id
+		WHERE p.id IN (`+placeholders(1, len(ids))+")", anys(ids)...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rows.Close()
-	avail := make(map[string]int64, len(ids))
+	type state struct{ version, available int64 }
+	now := make(map[string]state, len(ids))
 	for rows.Next() {
 		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return err
+		var st state
+		if err := rows.Scan(&id, &st.version, &st.available); err != nil {
+			return false, err
 		}
-		avail[id] = n
+		now[id] = st
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
 	}
 	for _, p := range ps {
-		p.Available = avail[p.ID]
+		st, ok := now[p.ID]
+		p.Available = st.available
+		stale = stale || !ok || st.version != p.Version
 	}
-	return rows.Err()
+	return stale, nil
 }
 
 // invalidate drops cached copies of the products and every cached listing.
 func (c *readCache) invalidate(ctx context.Context, productIDs ...string) {
 	keys := make([]string, len(productIDs))
 	for i, id := range productIDs {
-		keys[i] = "catalog:product:" + id
+		keys[i] = productKey(id)
 	}
 	if len(keys) > 0 {
 		c.store.Delete(ctx, keys...)

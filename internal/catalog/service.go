@@ -69,6 +69,14 @@ func (s *Service) List(ctx context.Context, q Query) ([]*Product, string, error)
 
 // CreateProduct adds a product with empty stock.
 func (s *Service) CreateProduct(ctx context.Context, in CreateProductRequest) (*Product, error) {
+	return s.createProduct(ctx, in, 0, "")
+}
+
+// createProduct adds a product and, when stock is positive, puts that many
+// units on hand for reason, in the same transaction: a product never exists
+// without the stock it was created with.
+func (s *Service) createProduct(ctx context.Context, in CreateProductRequest, stock int64,
+	reason string) (*Product, error) {
 	if err := in.validate(s.currency); err != nil {
 		return nil, err
 	}
@@ -92,6 +100,12 @@ func (s *Service) CreateProduct(ctx context.Context, in CreateProductRequest) (*
 		}
 		if err := insertProduct(ctx, tx, p); err != nil {
 			return err
+		}
+		if stock > 0 {
+			change := stockChange{productID: p.ID, onHand: stock, reason: reason, at: now}
+			if _, err := changeStock(ctx, tx, change); err != nil {
+				return err
+			}
 		}
 		s.invalidateOnCommit(tx, p.ID)
 		return announceProduct(ctx, tx, p)
@@ -124,11 +138,12 @@ func freeSlug(ctx context.Context, tx *sqldb.Tx, base string) (string, error) {
 
 // UpdateProduct changes a product. When ifMatch is not empty, it must name
 // the current version (the part of the ETag before "-"), else ErrStale.
+// Concurrent updates without ifMatch queue and all apply, one after another.
 func (s *Service) UpdateProduct(ctx context.Context, id, ifMatch string, in UpdateProductRequest) (*Product, error) {
 	var p *Product
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		var err error
-		if p, err = productByID(ctx, tx, id); err != nil {
+		if p, err = productForUpdate(ctx, tx, id); err != nil {
 			return err
 		}
 		if ifMatch != "" && !etagMatchesVersion(ifMatch, p.Version) {
@@ -147,10 +162,9 @@ func (s *Service) UpdateProduct(ctx context.Context, id, ifMatch string, in Upda
 			return err
 		}
 		s.invalidateOnCommit(tx, p.ID)
-		if p.Name != before.Name || p.Price != before.Price || p.Status != before.Status {
-			return announceProduct(ctx, tx, p)
-		}
-		return nil
+		// Every change is announced, whatever it touched: other replicas drop
+		// their cached copies on it, and consumers compare the version.
+		return announceProduct(ctx, tx, p)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update product %s: %w", id, err)
@@ -175,7 +189,8 @@ func sameContent(a, b *Product) bool {
 		maps.Equal(a.Attributes, b.Attributes) && slices.Equal(a.Images, b.Images)
 }
 
-// announceProduct writes catalog.product.updated for p.
+// announceProduct writes catalog.product.updated for p: on its creation and
+// on every change to it.
 func announceProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
 	env, err := event.New(event.ProductUpdated, event.CatalogSource, event.ProductChanged{
 		ProductID: p.ID, SKU: p.SKU, Name: p.Name, Price: p.Price, Status: p.Status, Version: p.Version})

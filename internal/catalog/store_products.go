@@ -66,6 +66,28 @@ func productByID(ctx context.Context, q querier, id string) (*Product, error) {
 	return ps[0], nil
 }
 
+// productForUpdate is productByID for a transaction that is about to change
+// the product. On PostgreSQL it locks the product's row until tx ends, so
+// that concurrent writers queue and each reads what the one before wrote,
+// instead of all reading one version and all but one failing the version
+// check. NO KEY UPDATE, not UPDATE: reservations' foreign-key checks on the
+// row must not wait for an edit. SQLite's transaction already holds the one
+// write lock.
+func productForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (*Product, error) {
+	query := "SELECT " + productColumns + productFrom + " WHERE p.id = $1"
+	if tx.Dialect() == sqldb.Postgres {
+		query += " FOR NO KEY UPDATE OF p"
+	}
+	ps, err := scanProducts(tx.QueryContext(ctx, query, id))
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, ErrProductNotFound
+	}
+	return ps[0], nil
+}
+
 // productsByIDs reads the known products among ids, in no particular order.
 func productsByIDs(ctx context.Context, q querier, ids []string) ([]*Product, error) {
 	if len(ids) == 0 {

@@ -17,7 +17,10 @@ type Money struct {
 }
 
 // ProductChanged is the data of catalog.product.updated: sent when a product
-// is created, and when its name, price or status changes.
+// is created and on every change to it, whatever the change (archiving
+// included), with the product's new version. An edit that changes nothing
+// sends none. A consumer that cares about some fields only compares them, or
+// the version, with what it last saw.
 type ProductChanged struct {
 	ProductID string `json:"product_id"`
 	SKU       string `json:"sku"`

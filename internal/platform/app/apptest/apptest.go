@@ -63,11 +63,12 @@ func URLs(ln app.Listeners) (public, internal string) {
 
 // Serve runs u on ln with base until the test ends, waits until it is ready,
 // and stops it at cleanup (Stop stops it earlier). base's ShutdownTimeout
-// defaults to 5 seconds.
+// defaults to 10 seconds: more than the 5 seconds after which a server takes
+// a connection that never carried a request for idle.
 func Serve(t testing.TB, u app.Unit, base app.Base, ln app.Listeners) *Server {
 	t.Helper()
 	if base.ShutdownTimeout == 0 {
-		base.ShutdownTimeout = 5 * time.Second
+		base.ShutdownTimeout = 10 * time.Second
 	}
 	s := &Server{Logs: &LogWriter{t: t}}
 	s.URL, s.InternalURL = URLs(ln)
@@ -77,6 +78,11 @@ func Serve(t testing.TB, u app.Unit, base app.Base, ln app.Listeners) *Server {
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
+			// Connections the test's client opened but never used would hold
+			// up the graceful shutdown; close them first.
+			if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+				tr.CloseIdleConnections()
+			}
 			cancel()
 			select {
 			case err := <-done:
