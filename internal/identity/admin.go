@@ -14,11 +14,40 @@ import (
 	"emporium/internal/platform/sqldb"
 )
 
+// ErrAccountExists refuses to make an existing account an admin with a
+// password that is not the account's: whoever registered the email first
+// would otherwise become an admin with a password of their choosing.
+var ErrAccountExists = errs.New(errs.Conflict, "account_exists",
+	"an account with this email exists with another password; give that account's password "+
+		"to make it an admin")
+
 // EnsureAdmin makes the account with email an admin: it creates it with
-// password when there is none, or adds the admin role to an existing account
-// (whose password it leaves alone). Running it again changes nothing. It
-// reports whether anything changed.
+// password when there is none, and adds the admin role to an existing
+// account only when password is that account's password (ErrAccountExists
+// otherwise; the password is left as it is). Running it again changes
+// nothing. It reports whether anything changed.
 func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool, error) {
+	changed, err := s.ensureAdmin(ctx, email, password, false)
+	if err != nil {
+		return false, fmt.Errorf("ensure admin: %w", err)
+	}
+	return changed, nil
+}
+
+// bootstrapAdmin is EnsureAdmin for the configured first admin, at every
+// start: it acts only while the shop has no admin at all, so that once there
+// is one, the admins alone decide who is one (an admin they demoted stays
+// demoted when the service restarts).
+func (s *Service) bootstrapAdmin(ctx context.Context, email, password string) (bool, error) {
+	n, err := countAdmins(ctx, s.db)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	return s.ensureAdmin(ctx, email, password, true)
+}
+
+func (s *Service) ensureAdmin(ctx context.Context, email, password string,
+	onlyFirst bool) (bool, error) {
 	email = NormalizeEmail(email)
 	var v errs.Validation
 	checkEmail(&v, "email", email)
@@ -26,26 +55,58 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 	if err := v.Err(); err != nil {
 		return false, err
 	}
-	hash, err := s.hasher.Hash(ctx, password)
-	if err != nil {
+	// The slow hashing happens before the transaction: a new account's hash,
+	// or the check of an existing account's password.
+	existing, err := userBy(ctx, s.db, "email", email)
+	var hash string
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		existing = nil
+		if hash, err = s.hasher.Hash(ctx, password); err != nil {
+			return false, err
+		}
+	case err != nil:
 		return false, err
+	default:
+		ok, _, err := s.hasher.Verify(ctx, existing.passwordHash, password)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, ErrAccountExists
+		}
 	}
-	now := s.now().UTC()
 	changed := false
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		changed = false
-		u, err := userBy(ctx, tx, "email", email)
-		if errors.Is(err, ErrUserNotFound) {
+		if err := lockRoleChanges(ctx, tx); err != nil {
+			return err
+		}
+		if onlyFirst {
+			if n, err := countAdmins(ctx, tx); err != nil || n > 0 {
+				return err
+			}
+		}
+		now := s.now().UTC()
+		u, err := lockUser(ctx, tx, "email", email)
+		switch {
+		case errors.Is(err, ErrUserNotFound) && existing == nil:
 			u = &User{ID: uuid.Must(uuid.NewV7()).String(), Email: email, Name: "Administrator",
-				Roles: []string{RoleAdmin, RoleCustomer}, CreatedAt: now, UpdatedAt: now, passwordHash: hash}
+				Roles: []string{RoleAdmin, RoleCustomer}, CreatedAt: now, UpdatedAt: now,
+				passwordHash: hash}
 			changed = true
 			if err := insertUser(ctx, tx, u); err != nil {
 				return err
 			}
 			return s.announce(ctx, tx, event.UserRegistered, u)
-		}
-		if err != nil || u.IsAdmin() {
+		case err != nil:
 			return err
+		case existing == nil || u.passwordHash != existing.passwordHash:
+			// Registered, or its password changed, since the password was
+			// checked: it was not checked against this one.
+			return ErrAccountExists
+		case u.IsAdmin():
+			return nil
 		}
 		changed = true
 		u.Roles = append(slices.Clone(u.Roles), RoleAdmin)
@@ -53,7 +114,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 		return s.revokeAccess(ctx, tx, u, "roles_changed", now)
 	})
 	if err != nil {
-		return false, fmt.Errorf("ensure admin: %w", err)
+		return false, err
 	}
 	if changed {
 		s.audit(ctx, "admin.ensured", slog.String("email", email))

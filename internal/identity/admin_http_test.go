@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/web"
 )
 
@@ -112,24 +114,46 @@ func TestEnsureAdmin(t *testing.T) {
 		ctx := context.Background()
 		e := start(t, dbURL, nil)
 		e.register("promote@example.com", goodPassword)
-		changed, err := CreateAdmin(ctx, dbURL, " Promote@example.com", "ignored, the account exists", e.logs.Logger())
+
+		// An existing account is promoted only with its own password: whoever
+		// registered the email first does not become an admin.
+		_, err := CreateAdmin(ctx, dbURL, "promote@example.com", adminPassword, e.logs.Logger())
+		if !errors.Is(err, ErrAccountExists) {
+			t.Errorf("promote with another password: error %v, want ErrAccountExists", err)
+		}
+		var out strings.Builder
+		code := AdminCommand(ctx, []string{"create-admin", "Promote@example.com"}, dbURL, adminPassword,
+			strings.NewReader(""), &out)
+		if code != 1 || !strings.Contains(out.String(), "promote@example.com already has an account, "+
+			"with another password") {
+			t.Errorf("command with another password: exit %d, output %q", code, out.String())
+		}
+		var s Session
+		e.login("promote@example.com", goodPassword).JSON(t, &s)
+		if !slices.Equal(s.User.Roles, []string{auth.RoleCustomer}) {
+			t.Fatalf("roles after refused promotions %q, want [customer]", s.User.Roles)
+		}
+		expect(t, e.login("promote@example.com", adminPassword), http.StatusUnauthorized,
+			"invalid_credentials")
+
+		changed, err := CreateAdmin(ctx, dbURL, " Promote@example.com", goodPassword, e.logs.Logger())
 		if err != nil || !changed {
 			t.Fatalf("promote: %v, %v", changed, err)
 		}
-		var s Session
 		e.login("promote@example.com", goodPassword).JSON(t, &s) // the password is untouched
 		if !slices.Contains(s.User.Roles, auth.RoleAdmin) {
 			t.Errorf("roles after promotion %q", s.User.Roles)
 		}
-		if changed, err := CreateAdmin(ctx, dbURL, "promote@example.com", adminPassword, e.logs.Logger()); err != nil || changed {
+		changed, err = CreateAdmin(ctx, dbURL, "promote@example.com", goodPassword, e.logs.Logger())
+		if err != nil || changed {
 			t.Errorf("second run: %v, %v; want no change", changed, err)
 		}
 		if _, err := CreateAdmin(ctx, dbURL, "new@example.com", "short", e.logs.Logger()); err == nil {
 			t.Error("a weak admin password was accepted")
 		}
 
-		var out strings.Builder
-		code := AdminCommand(ctx, []string{"create-admin", "fresh@example.com"}, dbURL, "",
+		out.Reset()
+		code = AdminCommand(ctx, []string{"create-admin", "fresh@example.com"}, dbURL, "",
 			strings.NewReader(adminPassword+"\n"), &out)
 		if code != 0 || !strings.Contains(out.String(), "fresh@example.com is an admin") {
 			t.Errorf("command: exit %d, output %q", code, out.String())
@@ -137,6 +161,73 @@ func TestEnsureAdmin(t *testing.T) {
 		expect(t, e.login("fresh@example.com", adminPassword), http.StatusOK, "")
 		if code := AdminCommand(ctx, []string{"nonsense"}, dbURL, "", strings.NewReader(""), &out); code != 2 {
 			t.Errorf("bad usage exit %d, want 2", code)
+		}
+	})
+}
+
+// TestConfiguredAdminOnlyWhileThereIsNone: the configured first admin is
+// made once; after that only admins decide, across restarts.
+func TestConfiguredAdminOnlyWhileThereIsNone(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e, root := startWithAdmin(t, dbURL)
+		cam := e.promote(root, e.register("cam@example.com", goodPassword), goodPassword)
+		expect(t, e.do("PUT", "/api/v1/admin/users/"+root.User.ID+"/roles", cam.AccessToken,
+			`{"roles":["customer"]}`), http.StatusOK, "")
+		e.stop()
+
+		// The same configuration at the next start does not undo that, and a
+		// new email in it creates nobody.
+		kek := e.cfg.KeyEncryptionKey
+		for _, email := range []string{"root@example.com", "other@example.com"} {
+			e = start(t, dbURL, func(c *Config) {
+				c.AdminEmail, c.AdminPassword, c.KeyEncryptionKey = email, adminPassword, kek
+			})
+			var s Session
+			e.login("root@example.com", adminPassword).JSON(t, &s)
+			if !slices.Equal(s.User.Roles, []string{auth.RoleCustomer}) {
+				t.Errorf("restart configured with %s: root has roles %q, want [customer]",
+					email, s.User.Roles)
+			}
+			expect(t, e.login("other@example.com", adminPassword), http.StatusUnauthorized,
+				"invalid_credentials")
+			e.stop()
+		}
+	})
+}
+
+// TestConfiguredAdminRefusesAnotherPassword: an account registered before
+// the first start with the configured email, but not the configured
+// password, is not promoted, and the service does not start.
+func TestConfiguredAdminRefusesAnotherPassword(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		e := start(t, dbURL, nil)
+		e.register("ops@shop.test", goodPassword) // the attacker's password
+		e.stop()
+
+		db, err := sqldb.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		cfg := e.cfg // its signing key is in the database
+		cfg.AdminEmail, cfg.AdminPassword = "ops@shop.test", adminPassword
+		_, err = New(ctx, db, cfg, e.logs.Logger())
+		if !errors.Is(err, ErrAccountExists) || !strings.Contains(err.Error(), "EMPORIUM_ADMIN_EMAIL") {
+			t.Errorf("New = %v, want ErrAccountExists naming EMPORIUM_ADMIN_EMAIL", err)
+		}
+		u, err := userBy(ctx, db, "email", "ops@shop.test")
+		if err != nil || u.IsAdmin() {
+			t.Errorf("the account after the refused start: %+v, %v; want no admin", u, err)
+		}
+
+		// With the account's own password it is promoted.
+		cfg.AdminPassword = goodPassword
+		if _, err := New(ctx, db, cfg, e.logs.Logger()); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := userBy(ctx, db, "email", "ops@shop.test"); err != nil || !u.IsAdmin() {
+			t.Errorf("the account after a start with its password: %+v, %v; want an admin", u, err)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,8 +17,9 @@ import (
 
 // AdminCommand runs the command line "create-admin EMAIL" against the identity
 // database at dbURL: it makes EMAIL an admin, creating the account with
-// password when there is none (read from stdin when password is empty). It
-// prints what it did and returns the process exit code.
+// password when there is none (read from stdin when password is empty), or
+// promoting the existing account when password is its password. It prints
+// what it did and returns the process exit code.
 func AdminCommand(ctx context.Context, args []string, dbURL, password string, stdin io.Reader, out io.Writer) int {
 	if len(args) != 2 || args[0] != "create-admin" {
 		fmt.Fprintln(out, "usage: create-admin EMAIL   (password from EMPORIUM_ADMIN_PASSWORD or standard input)")
@@ -34,6 +36,12 @@ func AdminCommand(ctx context.Context, args []string, dbURL, password string, st
 		password = strings.TrimRight(line, "\r\n")
 	}
 	changed, err := CreateAdmin(ctx, dbURL, email, password, slog.New(slog.DiscardHandler))
+	if errors.Is(err, ErrAccountExists) {
+		fmt.Fprintln(out, "create-admin:", NormalizeEmail(email),
+			"already has an account, with another password; give that account's password to "+
+				"make it an admin")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(out, "create-admin:", err)
 		return 1

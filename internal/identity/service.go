@@ -69,36 +69,42 @@ func (s *Service) Register(ctx context.Context, in RegisterRequest, clientIP str
 }
 
 // Login checks an email and password and starts a session. Unknown emails and
-// wrong passwords get the same answer after the same work; failures are
-// counted per account and per address, and a throttled account or address is
-// refused even with the right password.
+// wrong passwords get the same answer after the same work. Attempts are
+// counted per account and per address before the password is checked, and
+// keep counting when they fail, so however many arrive at once at most the
+// limit's worth are checked; a throttled account or address is refused even
+// with the right password.
 func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (*Session, error) {
 	email := NormalizeEmail(in.Email)
-	acct, addr := "login:acct:"+email, "login:addr:"+clientIP
-	if err := s.checkThrottle(ctx, acct, addr); err != nil {
+	acct := loginAccountKey(email)
+	a, err := s.admit(ctx, acct, loginAddressKey(clientIP))
+	if err != nil {
 		s.audit(ctx, "login.throttled", slog.String("email", email), slog.String("ip", clientIP))
 		return nil, err
+	}
+	// An attempt that ends in an error was no guess: it gives its place back.
+	abandon := func(err error) error {
+		s.forget(ctx, a)
+		return fmt.Errorf("login: %w", err)
 	}
 	u, err := userBy(ctx, s.db, "email", email)
 	switch {
 	case errors.Is(err, ErrUserNotFound):
 		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
-			return nil, fmt.Errorf("login: %w", err)
+			return nil, abandon(err)
 		}
-		return nil, s.loginFailed(ctx, acct, addr, email, clientIP, "unknown email")
+		return nil, s.loginFailed(ctx, email, clientIP, "unknown email")
 	case err != nil:
-		return nil, fmt.Errorf("login: %w", err)
+		return nil, abandon(err)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, u.passwordHash, in.Password)
 	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+		return nil, abandon(err)
 	}
 	if !ok {
-		return nil, s.loginFailed(ctx, acct, addr, email, clientIP, "wrong password")
+		return nil, s.loginFailed(ctx, email, clientIP, "wrong password")
 	}
-	if err := s.limits.Reset(ctx, acct); err != nil {
-		s.log.WarnContext(ctx, "login: reset throttle", slog.String("error", err.Error()))
-	}
+	s.loginSucceeded(ctx, a, acct)
 	var newHash string
 	if rehash {
 		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
@@ -108,13 +114,21 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 	now := s.now().UTC()
 	var sess *Session
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		// The session carries the user as it is now, not as it was read
+		// before the password check (roles may have changed meanwhile).
+		cur, err := lockUser(ctx, tx, "id", u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.passwordHash != u.passwordHash {
+			return ErrInvalidCredentials // the password changed while it was checked
+		}
 		if newHash != "" {
-			u.passwordHash, u.UpdatedAt = newHash, now
-			if err := updateUser(ctx, tx, u); err != nil {
+			if err := updatePasswordHash(ctx, tx, cur, newHash, now); err != nil {
 				return err
 			}
 		}
-		sess, err = s.startSession(ctx, tx, u, now)
+		sess, err = s.startSession(ctx, tx, cur, now)
 		return err
 	})
 	if err != nil {
@@ -125,12 +139,9 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 	return sess, nil
 }
 
-func (s *Service) loginFailed(ctx context.Context, acct, addr, email, ip, reason string) error {
-	for _, key := range []string{acct, addr} {
-		if _, err := s.limits.Hit(ctx, key, s.limitFor(key)); err != nil {
-			s.log.WarnContext(ctx, "login: count failure", slog.String("error", err.Error()))
-		}
-	}
+// loginFailed answers a failed login, whose attempt keeps its place in the
+// throttle's counts.
+func (s *Service) loginFailed(ctx context.Context, email, ip, reason string) error {
 	s.audit(ctx, "login.failed", slog.String("email", email), slog.String("ip", ip), slog.String("reason", reason))
 	return ErrInvalidCredentials
 }
@@ -163,7 +174,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 			reused = sn
 			return revokeFamily(ctx, tx, sn.familyID, "reuse", now)
 		}
-		u, err := userBy(ctx, tx, "id", sn.userID)
+		// Locked, so that a role change or revocation is not in between
+		// reading the roles and signing them.
+		u, err := lockUser(ctx, tx, "id", sn.userID)
 		if err != nil {
 			return err
 		}
@@ -186,9 +199,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 // expired or was rotated, or with all every session of its user and their
 // access tokens. An unknown token ends nothing.
 func (s *Service) Logout(ctx context.Context, token string, all bool) error {
-	now := s.now().UTC()
 	var userID string
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		now := s.now().UTC()
 		sn, err := sessionByToken(ctx, tx, hashRefreshToken(token))
 		if errors.Is(err, ErrInvalidRefreshToken) {
 			return nil
@@ -200,11 +213,11 @@ func (s *Service) Logout(ctx context.Context, token string, all bool) error {
 		if !all {
 			return revokeFamily(ctx, tx, sn.familyID, "logout", now)
 		}
-		u, err := userBy(ctx, tx, "id", sn.userID)
+		u, err := lockUser(ctx, tx, "id", sn.userID)
 		if err != nil {
 			return err
 		}
-		return s.revokeEverything(ctx, tx, u, "logout_all", now)
+		return s.revokeEverything(ctx, tx, u, "logout_all", s.now().UTC())
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
@@ -229,7 +242,7 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, in UpdateMeReques
 	var u *User
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		var err error
-		if u, err = userBy(ctx, tx, "id", userID); err != nil {
+		if u, err = lockUser(ctx, tx, "id", userID); err != nil {
 			return err
 		}
 		if !in.apply(u) {
@@ -251,32 +264,42 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, in UpdateMeReques
 }
 
 // ChangePassword replaces the caller's password after checking the current one,
-// and ends every session and access token of the user.
+// and ends every session and access token of the user. Wrong current
+// passwords count as failed logins of the account, with the same throttle.
 func (s *Service) ChangePassword(ctx context.Context, userID string, in ChangePasswordRequest) error {
 	u, err := userBy(ctx, s.db, "id", userID)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
+	a, err := s.admit(ctx, loginAccountKey(u.Email))
+	if err != nil {
+		s.audit(ctx, "password.change_throttled", slog.String("user_id", userID))
+		return err
+	}
 	ok, _, err := s.hasher.Verify(ctx, u.passwordHash, in.CurrentPassword)
 	if err != nil {
+		s.forget(ctx, a)
 		return fmt.Errorf("change password: %w", err)
 	}
 	if !ok {
 		s.audit(ctx, "password.change_refused", slog.String("user_id", userID))
 		return ErrWrongPassword
 	}
+	s.forget(ctx, a)
 	hash, err := s.hasher.Hash(ctx, in.NewPassword)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	now := s.now().UTC()
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
-		u, err := userBy(ctx, tx, "id", userID)
+		cur, err := lockUser(ctx, tx, "id", userID)
 		if err != nil {
 			return err
 		}
-		u.passwordHash = hash
-		return s.revokeEverything(ctx, tx, u, "password_changed", now)
+		if cur.passwordHash != u.passwordHash {
+			return ErrWrongPassword // changed by another request since it was checked
+		}
+		cur.passwordHash = hash
+		return s.revokeEverything(ctx, tx, cur, "password_changed", s.now().UTC())
 	})
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
@@ -297,12 +320,17 @@ func (s *Service) ListUsers(ctx context.Context, email, after string, limit int)
 // SetRoles replaces a user's roles. The user's access tokens stop working, so
 // the next refresh carries the new roles; the last admin keeps the admin role.
 func (s *Service) SetRoles(ctx context.Context, adminID, userID string, roles []string) (*User, error) {
-	now := s.now().UTC()
 	var u *User
 	var before []string
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		// One role change at a time, so that the count of admins below is
+		// not changing under it: two admins demoting each other at once
+		// would otherwise both see the other one still there.
+		if err := lockRoleChanges(ctx, tx); err != nil {
+			return err
+		}
 		var err error
-		if u, err = userBy(ctx, tx, "id", userID); err != nil {
+		if u, err = lockUser(ctx, tx, "id", userID); err != nil {
 			return err
 		}
 		before = u.Roles
@@ -319,7 +347,9 @@ func (s *Service) SetRoles(ctx context.Context, adminID, userID string, roles []
 			}
 		}
 		u.Roles = roles
-		return s.revokeAccess(ctx, tx, u, "roles_changed", now)
+		// The time is read under the lock: a token signed before it by a
+		// login or refresh that held the lock first is then revoked.
+		return s.revokeAccess(ctx, tx, u, "roles_changed", s.now().UTC())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set roles: %w", err)
@@ -357,7 +387,8 @@ func (s *Service) continueSession(ctx context.Context, tx *sqldb.Tx, u *User, sn
 		ExpiresIn: int(ttl / time.Second)}, nil
 }
 
-// revokeEverything ends every session of u and its access tokens, saving u.
+// revokeEverything ends every session of u and its access tokens, saving u,
+// which the caller has locked (lockUser) and read inside tx.
 func (s *Service) revokeEverything(ctx context.Context, tx *sqldb.Tx, u *User, cause string, now time.Time) error {
 	if err := revokeUserFamilies(ctx, tx, u.ID, cause, now); err != nil {
 		return err

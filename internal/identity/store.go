@@ -40,9 +40,42 @@ func scanUser(s scanner) (*User, error) {
 	return &u, nil
 }
 
-// userBy reads one user by a unique column, inside tx or from db.
+// userBy reads one user by a unique column, inside tx or from db. A
+// transaction that writes the user reads it with lockUser instead.
 func userBy(ctx context.Context, q querier, column, value string) (*User, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+column+" = $1", value)
+	return queryUser(ctx, q, "SELECT "+userColumns+" FROM users WHERE "+column+" = $1", value)
+}
+
+// lockUser reads one user by a unique column inside tx and keeps the row
+// locked until tx ends, so that transactions that read and write a user run
+// one after the other instead of writing back what the other changed. On
+// PostgreSQL that is FOR UPDATE; SQLite has a single writer, whose
+// transactions already run one at a time.
+func lockUser(ctx context.Context, tx *sqldb.Tx, column, value string) (*User, error) {
+	query := "SELECT " + userColumns + " FROM users WHERE " + column + " = $1"
+	if tx.Dialect() == sqldb.Postgres {
+		query += " FOR UPDATE"
+	}
+	return queryUser(ctx, tx, query, value)
+}
+
+// roleChangesLock is the key of the PostgreSQL advisory lock that
+// lockRoleChanges takes.
+const roleChangesLock = 0x6964656e_726f6c65 // "idenrole"
+
+// lockRoleChanges makes tx the only transaction changing roles until it
+// ends, so that what it counts (the admins) does not change under it.
+// SQLite's single writer already does that.
+func lockRoleChanges(ctx context.Context, tx *sqldb.Tx) error {
+	if tx.Dialect() != sqldb.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(roleChangesLock))
+	return err
+}
+
+func queryUser(ctx context.Context, q querier, query, value string) (*User, error) {
+	rows, err := q.QueryContext(ctx, query, value)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +113,25 @@ func updateUser(ctx context.Context, tx *sqldb.Tx, u *User) error {
 	return err
 }
 
+// updatePasswordHash replaces u's password hash (a rehash of the same
+// password), and nothing else, unless the hash changed since u was read.
+func updatePasswordHash(ctx context.Context, tx *sqldb.Tx, u *User, hash string,
+	now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $3, updated_at = $4
+		WHERE id = $1 AND password_hash = $2`, u.ID, u.passwordHash, hash, now)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 { // otherwise a new password was set meanwhile, and it stays
+		u.passwordHash, u.UpdatedAt = hash, now
+	}
+	return nil
+}
+
 // listUsers returns up to limit+1 users by id after the given id, filtered by
 // email when it is not empty.
 func listUsers(ctx context.Context, db *sqldb.DB, email, after string, limit int) ([]*User, error) {
@@ -100,12 +152,21 @@ func listUsers(ctx context.Context, db *sqldb.DB, email, after string, limit int
 	return users, rows.Err()
 }
 
-// countAdmins counts the users holding the admin role.
-func countAdmins(ctx context.Context, tx *sqldb.Tx) (int, error) {
+// countAdmins counts the users holding the admin role, inside tx or from db.
+func countAdmins(ctx context.Context, q querier) (int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT count(*) FROM users
+		WHERE ',' || roles || ',' LIKE '%,admin,%'`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users
-		WHERE ',' || roles || ',' LIKE '%,admin,%'`).Scan(&n)
-	return n, err
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
 }
 
 // session is a refresh token's row with its family's.

@@ -120,7 +120,8 @@ func (s *Service) appService() *app.Service {
 }
 
 // New builds the service: its hasher, its keys (the first one is made on a new
-// database) and its throttle store, and makes sure of the configured admin.
+// database) and its throttle store, and creates or promotes the configured
+// first admin while the shop has no admin.
 func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	now := cfg.now
 	if now == nil {
@@ -157,7 +158,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 	}
 	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now}
 	if cfg.AdminEmail != "" {
-		if _, err := s.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+		if _, err := s.bootstrapAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("EMPORIUM_ADMIN_EMAIL: %w", err)
 		}
 	}
@@ -197,22 +198,31 @@ func (s *Service) sweepSessions(ctx context.Context) error {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		for {
-			n, err := deleteExpiredSessions(ctx, s.db, s.now().Add(-24*time.Hour))
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				s.log.InfoContext(ctx, "deleted expired sessions", slog.Int64("families", n))
-			}
-			if n < sessionSweepChunk {
-				break
-			}
+		if err := s.sweepExpiredSessions(ctx); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+	}
+}
+
+// sweepExpiredSessions is one sweep, in chunks.
+func (s *Service) sweepExpiredSessions(ctx context.Context) error {
+	// UTC, as the stored times are: SQLite compares them as text.
+	cutoff := s.now().UTC().Add(-24 * time.Hour)
+	for {
+		n, err := deleteExpiredSessions(ctx, s.db, cutoff)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.log.InfoContext(ctx, "deleted expired sessions", slog.Int64("families", n))
+		}
+		if n < sessionSweepChunk {
+			return nil
 		}
 	}
 }

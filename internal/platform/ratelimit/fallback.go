@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +41,8 @@ type FallbackOptions struct {
 // refused for lack of Redis) but not wide open for attackers: each replica
 // still throttles what it sees itself, so the effective limit is at most Max
 // per replica rather than none. Events recorded in the process only are not
-// copied to the primary when it returns, and a Reset that misses the primary
-// leaves the primary's count to expire by itself.
+// copied to the primary when it returns, and a Reset or Forget that misses
+// the primary leaves the primary's events to expire by themselves.
 //
 // Fallback returns an error only for an invalid Limit or a cancelled ctx.
 type Fallback struct {
@@ -91,13 +92,47 @@ func NewFallback(primary Store, opts FallbackOptions) *Fallback {
 
 // Hit records one event for key now and returns the state after it.
 func (f *Fallback) Hit(ctx context.Context, key string, l Limit) (Result, error) {
-	local, err := f.local.Hit(ctx, key, l)
+	return f.record(ctx, "hit", key, l, f.local.Hit, f.primary.Hit)
+}
+
+// Admit records one event for key now unless key already holds Max events in
+// the window. Its Result counts the attempt either way: Count > Max means it
+// was refused and nothing was recorded.
+func (f *Fallback) Admit(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := f.record(ctx, "admit", key, l, f.local.Admit, f.primary.Admit)
+	if err != nil || res.Count <= l.Max {
+		return res, err
+	}
+	// Refused by the primary, the attempt may still have been admitted by the
+	// process's copy, which counts only what this process saw: take it back.
+	// (When the copy answered, the primary recorded nothing.)
+	localID, _ := splitID(res.ID)
+	_ = f.local.Forget(ctx, key, localID)
+	res.ID = ""
+	return res, nil
+}
+
+// record runs a recording call on both stores and answers as answer does,
+// with an ID that names the event in both.
+func (f *Fallback) record(ctx context.Context, op, key string, l Limit,
+	local, primary func(context.Context, string, Limit) (Result, error)) (Result, error) {
+	loc, err := local(ctx, key, l)
 	if err != nil {
 		return Result{}, err
 	}
-	return f.answer(ctx, "hit", local, func(ctx context.Context) (Result, error) {
-		return f.primary.Hit(ctx, key, l)
+	var primaryID string
+	res, err := f.answer(ctx, op, loc, func(ctx context.Context) (Result, error) {
+		res, err := primary(ctx, key, l)
+		if err == nil {
+			primaryID = res.ID
+		}
+		return res, err
 	})
+	if err != nil {
+		return Result{}, err
+	}
+	res.ID = joinID(loc.ID, primaryID)
+	return res, nil
 }
 
 // Check returns the state of key without recording anything.
@@ -118,6 +153,37 @@ func (f *Fallback) Reset(ctx context.Context, key string) error {
 		return Result{}, f.primary.Reset(ctx, key)
 	})
 	return err
+}
+
+// Forget removes the event id from key's events in both stores. When the
+// primary is down its copy of the event stays until it leaves the window.
+func (f *Fallback) Forget(ctx context.Context, key, id string) error {
+	localID, primaryID := splitID(id)
+	_ = f.local.Forget(ctx, key, localID)
+	if primaryID == "" {
+		return nil
+	}
+	_, err := f.answer(ctx, "forget", Result{}, func(ctx context.Context) (Result, error) {
+		return Result{}, f.primary.Forget(ctx, key, primaryID)
+	})
+	return err
+}
+
+// An event's ID in a Fallback is its Memory ID (base 36, never holding the
+// separator), the separator, and its ID in the primary ("" when the primary
+// did not record it).
+const idSeparator = "."
+
+func joinID(local, primary string) string {
+	if local == "" && primary == "" {
+		return ""
+	}
+	return local + idSeparator + primary
+}
+
+func splitID(id string) (local, primary string) {
+	local, primary, _ = strings.Cut(id, idSeparator)
+	return local, primary
 }
 
 // answer returns the primary's answer, or local when the primary is cooling

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func TestFallbackFailsOpenWhenRedisIsDown(t *testing.T) {
 	}
 	for i, want := range tests {
 		got, err := f.Hit(ctx, key, l)
+		got.ID = ""
 		if err != nil || got != want {
 			t.Errorf("hit %d with Redis down = %+v, %v; want %+v", i+1, got, err, want)
 		}
@@ -163,4 +165,96 @@ func TestFallbackUsesRedisAgainWhenItIsBack(t *testing.T) {
 	if !strings.Contains(logs.String(), "rate limit store answers again") {
 		t.Errorf("logs = %q, want a line saying the store is back", logs.String())
 	}
+}
+
+func TestFallbackAdmitsAndForgetsWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	f := NewFallback(NewRedis(unreachableClient(t), "x:"), FallbackOptions{
+		Logger: testkit.Logger(t, io.Discard), Registerer: prometheus.NewRegistry(),
+		Cooldown: time.Hour,
+	})
+	ctx := context.Background()
+	l := Limit{Max: 2, Window: time.Minute}
+	first, err := f.Admit(ctx, "k", l)
+	if err != nil || first.ID == "" || first.Count != 1 {
+		t.Fatalf("admit with Redis down = %+v, %v; want admitted", first, err)
+	}
+	if _, err := f.Admit(ctx, "k", l); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Admit(ctx, "k", l); err != nil || got.Count != 3 || got.ID != "" {
+		t.Errorf("third admit of Max 2 = %+v, %v; want refused", got, err)
+	}
+	if err := f.Forget(ctx, "k", first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Admit(ctx, "k", l); err != nil || got.Count != 2 || got.ID == "" {
+		t.Errorf("admit after a forget = %+v, %v; want admitted with Count 2", got, err)
+	}
+}
+
+func TestFallbackForgetsInBothStores(t *testing.T) {
+	t.Parallel()
+	client := redistest.Require(t, asOpen)
+	prefix := redistest.Prefix(t, client, "ratelimit")
+	shared := NewRedis(client, prefix) // what the other replicas see
+	f := NewFallback(NewRedis(client, prefix), FallbackOptions{
+		Logger: testkit.Logger(t, io.Discard), Registerer: prometheus.NewRegistry()})
+	ctx := context.Background()
+	l := Limit{Max: 2, Window: time.Minute}
+	counts := func(name string, wantLocal, wantShared int) {
+		t.Helper()
+		loc, err := f.local.Check(ctx, "k", l)
+		if err != nil || loc.Count != wantLocal {
+			t.Errorf("%s: count in the process = %+v, %v; want %d", name, loc, err, wantLocal)
+		}
+		res, err := shared.Check(ctx, "k", l)
+		if err != nil || res.Count != wantShared {
+			t.Errorf("%s: count in Redis = %+v, %v; want %d", name, res, err, wantShared)
+		}
+	}
+
+	res, err := f.Hit(ctx, "k", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts("after a hit", 1, 1)
+	if err := f.Forget(ctx, "k", res.ID); err != nil {
+		t.Fatal(err)
+	}
+	counts("after forgetting it", 0, 0)
+
+	// Another replica fills the key in Redis. This process's copy still has
+	// room and admits the attempt that Redis refuses: it takes it back.
+	for range 2 {
+		if _, err := shared.Hit(ctx, "k", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err = f.Admit(ctx, "k", l)
+	if err != nil || res.Count != 3 || res.ID != "" {
+		t.Fatalf("admit to a key full in Redis = %+v, %v; want refused (Count 3, no ID)",
+			res, err)
+	}
+	counts("after a refused admit", 0, 2)
+
+	// The other way round: the copy is full (this process saw more than Redis
+	// kept, e.g. during an outage) but Redis admits; Redis answers.
+	if err := shared.Reset(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := f.local.Hit(ctx, "k", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err = f.Admit(ctx, "k", l)
+	if err != nil || res.Count != 1 || res.ID == "" {
+		t.Fatalf("admit with the copy full = %+v, %v; want admitted by Redis", res, err)
+	}
+	counts("after Redis admitted", 2, 1)
+	if err := f.Forget(ctx, "k", res.ID); err != nil {
+		t.Fatal(err)
+	}
+	counts("after forgetting it", 2, 0)
 }

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -18,24 +19,31 @@ type MemoryOptions struct {
 // whose events have all left their window.
 const sweepEvery = time.Minute
 
-// Memory is a Store in the process: a sliding log of event times per key,
-// pruned as it is used. Its memory stays bounded: a key keeps at most Max+1
-// times (older ones change no answer), a key whose events have all left the
-// window is dropped when next touched, and once a minute every such key is
-// dropped. It is safe for concurrent use.
+// Memory is a Store in the process: a sliding log of events per key, pruned
+// as it is used. Its memory stays bounded: a key keeps at most Max+1 events
+// (older ones change no answer), a key whose events have all left the window
+// is dropped when next touched, and once a minute every such key is dropped.
+// It is safe for concurrent use.
 type Memory struct {
 	now   func() time.Time
-	start time.Time // times are kept as offsets from start, 8 bytes each
+	start time.Time // times are kept as offsets from start
 
 	mu      sync.Mutex
 	logs    map[string]*eventLog
 	sweptAt time.Duration
+	lastID  uint64 // events are numbered in the order they are recorded
 }
 
 // eventLog is one key's recent events, oldest first.
 type eventLog struct {
-	at     []time.Duration
+	events []event
 	window time.Duration // the latest call's window: when the key may be dropped
+}
+
+// event is one recorded event, 16 bytes.
+type event struct {
+	at time.Duration
+	id uint64
 }
 
 // NewMemory returns an empty Memory.
@@ -55,17 +63,26 @@ func (m *Memory) Hit(_ context.Context, key string, l Limit) (Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock()
-	lg := m.logs[key]
-	if lg == nil {
-		lg = &eventLog{at: make([]time.Duration, 0, min(l.Max+1, 16))}
-		m.logs[key] = lg
+	return m.record(key, m.pruned(key, now, l.Window), now, l), nil
+}
+
+// Admit records one event for key now unless key already holds Max events in
+// the window. Its Result counts the attempt either way: Count > Max means it
+// was refused and nothing was recorded.
+func (m *Memory) Admit(_ context.Context, key string, l Limit) (Result, error) {
+	if err := l.validate(); err != nil {
+		return Result{}, fmt.Errorf("ratelimit: admit: %w", err)
 	}
-	lg.prune(now, l.Window)
-	lg.at = append(lg.at, now)
-	if excess := len(lg.at) - (l.Max + 1); excess > 0 {
-		lg.at = lg.at[:copy(lg.at, lg.at[excess:])]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock()
+	lg := m.pruned(key, now, l.Window)
+	if lg != nil && len(lg.events) >= l.Max {
+		res := lg.result(now, l)
+		res.Count = l.Max + 1
+		return res, nil
 	}
-	return lg.result(now, l), nil
+	return m.record(key, lg, now, l), nil
 }
 
 // Check returns the state of key without recording anything.
@@ -76,16 +93,36 @@ func (m *Memory) Check(_ context.Context, key string, l Limit) (Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock()
-	lg := m.logs[key]
+	lg := m.pruned(key, now, l.Window)
 	if lg == nil {
 		return Result{}, nil
 	}
-	lg.prune(now, l.Window)
-	if len(lg.at) == 0 {
-		delete(m.logs, key)
-		return Result{}, nil
-	}
 	return lg.result(now, l), nil
+}
+
+// Forget removes the event id from key's events; an event no longer kept is
+// ignored.
+func (m *Memory) Forget(_ context.Context, key, id string) error {
+	n, err := strconv.ParseUint(id, 36, 64)
+	if err != nil {
+		return nil // empty, or not an id this store gave: nothing of it is kept
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lg := m.logs[key]
+	if lg == nil {
+		return nil
+	}
+	for i, e := range lg.events {
+		if e.id == n {
+			lg.events = append(lg.events[:i], lg.events[i+1:]...)
+			break
+		}
+	}
+	if len(lg.events) == 0 {
+		delete(m.logs, key)
+	}
+	return nil
 }
 
 // Reset forgets key's events.
@@ -103,7 +140,7 @@ func (m *Memory) clock() time.Duration {
 	if now-m.sweptAt >= sweepEvery {
 		m.sweptAt = now
 		for key, lg := range m.logs {
-			if n := len(lg.at); n == 0 || lg.at[n-1] <= now-lg.window {
+			if n := len(lg.events); n == 0 || lg.events[n-1].at <= now-lg.window {
 				delete(m.logs, key)
 			}
 		}
@@ -111,24 +148,56 @@ func (m *Memory) clock() time.Duration {
 	return now
 }
 
+// pruned returns key's log with the events that left the window dropped, or
+// nil (dropping the key) when none is left. m.mu must be held.
+func (m *Memory) pruned(key string, now, window time.Duration) *eventLog {
+	lg := m.logs[key]
+	if lg == nil {
+		return nil
+	}
+	lg.prune(now, window)
+	if len(lg.events) == 0 {
+		delete(m.logs, key)
+		return nil
+	}
+	return lg
+}
+
+// record appends an event to key's log lg (nil for a new key), keeping the
+// newest Max+1, and returns the state after it. m.mu must be held.
+func (m *Memory) record(key string, lg *eventLog, now time.Duration, l Limit) Result {
+	if lg == nil {
+		lg = &eventLog{events: make([]event, 0, min(l.Max+1, 16)), window: l.Window}
+		m.logs[key] = lg
+	}
+	m.lastID++
+	lg.events = append(lg.events, event{at: now, id: m.lastID})
+	if excess := len(lg.events) - (l.Max + 1); excess > 0 {
+		lg.events = lg.events[:copy(lg.events, lg.events[excess:])]
+	}
+	res := lg.result(now, l)
+	res.ID = strconv.FormatUint(m.lastID, 36)
+	return res
+}
+
 // prune drops the events that have left the window ending at now: an event
 // counts while it is less than window old.
 func (lg *eventLog) prune(now, window time.Duration) {
 	lg.window = window
 	gone := 0
-	for gone < len(lg.at) && lg.at[gone] <= now-window {
+	for gone < len(lg.events) && lg.events[gone].at <= now-window {
 		gone++
 	}
 	if gone > 0 {
-		lg.at = lg.at[:copy(lg.at, lg.at[gone:])]
+		lg.events = lg.events[:copy(lg.events, lg.events[gone:])]
 	}
 }
 
 func (lg *eventLog) result(now time.Duration, l Limit) Result {
-	n := len(lg.at)
+	n := len(lg.events)
 	var nth time.Duration
 	if n >= l.Max {
-		nth = lg.at[n-l.Max] + l.Window - now
+		nth = lg.events[n-l.Max].at + l.Window - now
 	}
 	return newResult(n, l, nth)
 }

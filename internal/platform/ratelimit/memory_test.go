@@ -42,6 +42,10 @@ func TestMemorySlidingLogExactly(t *testing.T) {
 		var err error
 		if tt.hit {
 			got, err = m.Hit(ctx, "k", l)
+			if got.ID == "" {
+				t.Errorf("step %d: hit recorded no ID", i)
+			}
+			got.ID = ""
 		} else {
 			got, err = m.Check(ctx, "k", l)
 		}
@@ -68,7 +72,8 @@ func TestMemoryKeepsAtMostMaxPlusOneEventsPerKey(t *testing.T) {
 		}
 		clock.Advance(time.Second)
 	}
-	if n := len(m.logs["k"].at); n != l.Max+1 {
+	got.ID = ""
+	if n := len(m.logs["k"].events); n != l.Max+1 {
 		t.Errorf("kept %d events, want %d", n, l.Max+1)
 	}
 	// The 10th newest event is 9s older than the last, which was just now.
@@ -120,5 +125,56 @@ func TestMemoryDropsExpiredKeys(t *testing.T) {
 	m.mu.Unlock()
 	if keys != 1 || !kept {
 		t.Errorf("after the sweep: %d keys (long kept: %v), want only the long one", keys, kept)
+	}
+}
+
+func TestMemoryAdmitExactly(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock()
+	m := NewMemory(MemoryOptions{Clock: clock.Now})
+	ctx := context.Background()
+	l := Limit{Max: 2, Window: 15 * time.Minute}
+
+	// Events admitted at 0 and 1m; a refused attempt at 5m records nothing.
+	tests := []struct {
+		advance      time.Duration
+		want         Result
+		wantRecorded bool
+	}{
+		{0, Result{Count: 1}, true},
+		{time.Minute, Result{Count: 2, Limited: true, RetryAfter: 14 * time.Minute}, true},
+		{4 * time.Minute, Result{Count: 3, Limited: true, RetryAfter: 10 * time.Minute}, false},
+		{10*time.Minute - time.Nanosecond, Result{Count: 3, Limited: true,
+			RetryAfter: time.Nanosecond}, false},
+		// The first event leaves at 15m: there is room for one.
+		{time.Nanosecond, Result{Count: 2, Limited: true, RetryAfter: time.Minute}, true},
+	}
+	for i, tt := range tests {
+		clock.Advance(tt.advance)
+		got, err := m.Admit(ctx, "k", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.ID != "") != tt.wantRecorded {
+			t.Errorf("step %d: ID %q, want recorded %v", i, got.ID, tt.wantRecorded)
+		}
+		got.ID = ""
+		if got != tt.want {
+			t.Errorf("step %d = %+v, want %+v", i, got, tt.want)
+		}
+	}
+
+	// A key that Hit filled past Max (Max+1 kept) refuses until its Max-th
+	// newest event leaves.
+	for range 4 {
+		if _, err := m.Hit(ctx, "hit", l); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+	}
+	got, err := m.Admit(ctx, "hit", l)
+	want := Result{Count: 3, Limited: true, RetryAfter: 15*time.Minute - 2*time.Minute}
+	if err != nil || got != want {
+		t.Errorf("admit to a key hit 4 times = %+v, %v; want %+v", got, err, want)
 	}
 }

@@ -66,6 +66,42 @@ func TestRedisKeysStayBoundedAndExpire(t *testing.T) {
 	}, "key %sk never expired", prefix)
 }
 
+func TestRedisEventIDIsTheMember(t *testing.T) {
+	t.Parallel()
+	client := redistest.Require(t, asOpen)
+	prefix := redistest.Prefix(t, client, "ratelimit")
+	s := NewRedis(client, prefix)
+	ctx := context.Background()
+	l := Limit{Max: 2, Window: time.Minute}
+	var ids []string
+	for _, admit := range []bool{false, true, true} {
+		call := s.Hit
+		if admit {
+			call = s.Admit
+		}
+		res, err := call(ctx, "k", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ID)
+	}
+	if ids[0] == "" || ids[1] == "" || ids[2] != "" {
+		t.Fatalf("IDs of hit, admit, refused admit = %q, want two, then none", ids)
+	}
+	members, err := client.ZRange(ctx, prefix+"k", 0, -1).Result()
+	if err != nil || len(members) != 2 {
+		t.Fatalf("members = %q (%v), want the two recorded events", members, err)
+	}
+	for _, id := range ids[:2] {
+		if err := s.Forget(ctx, "k", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := client.Exists(ctx, prefix+"k").Result(); err != nil || n != 0 {
+		t.Errorf("key exists (%d, %v) after forgetting all its events", n, err)
+	}
+}
+
 func TestRedisDownIsUnavailable(t *testing.T) {
 	t.Parallel()
 	client := unreachableClient(t, func(o *redis.Options) {
@@ -75,9 +111,12 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	ctx := context.Background()
 	l := Limit{Max: 3, Window: time.Minute}
 	_, hitErr := s.Hit(ctx, "k", l)
+	_, admitErr := s.Admit(ctx, "k", l)
 	_, checkErr := s.Check(ctx, "k", l)
+	forgetErr := s.Forget(ctx, "k", "some-id")
 	resetErr := s.Reset(ctx, "k")
-	for op, err := range map[string]error{"hit": hitErr, "check": checkErr, "reset": resetErr} {
+	for op, err := range map[string]error{"hit": hitErr, "admit": admitErr, "check": checkErr,
+		"forget": forgetErr, "reset": resetErr} {
 		if kind := errs.KindOf(err); kind != errs.Unavailable {
 			t.Errorf("%s with Redis down: error %v of kind %v, want %v", op, err, kind,
 				errs.Unavailable)
