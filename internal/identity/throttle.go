@@ -121,9 +121,11 @@ func (s *Service) loginSucceeded(ctx context.Context, a attempt, acct string) {
 func (s *Service) throttleRegistration(ctx context.Context, ip string) error {
 	key := registrationKey(ip)
 	l := s.limitFor(key)
-	res, err := s.limits.Hit(ctx, key, l)
+	// Admit, not Hit: a refused registration is not counted, so a flood of
+	// them does not keep the address blocked.
+	res, err := s.limits.Admit(ctx, key, l)
 	if err != nil {
-		s.log.WarnContext(ctx, "throttle hit failed; allowing", slog.String("error", err.Error()))
+		s.log.WarnContext(ctx, "throttle admit failed; allowing", slog.String("error", err.Error()))
 		return nil
 	}
 	if res.Count > l.Max {

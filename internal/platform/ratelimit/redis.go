@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/redact"
 )
 
 // Redis is a Store in Redis, shared by every replica that uses the same
@@ -160,10 +161,7 @@ const openTimeout = 5 * time.Second
 // query options such as dial_timeout) and pings it. Its errors name REDIS_URL
 // and never show the password. Close the client when done.
 func Open(ctx context.Context, redisURL string) (*redis.Client, error) {
-	shown := "(unparsable URL)"
-	if u, err := url.Parse(redisURL); err == nil {
-		shown = u.Redacted()
-	}
+	shown := redact.URL(redisURL)
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		// url.Error repeats the whole URL, password included.
