@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/testkit"
 )
 
 // reserveBody is the body of POST /internal/reservations.
@@ -139,26 +140,9 @@ func shortLines(t testing.TB, r response) map[string]ShortLine {
 	return out
 }
 
-// manualClock is a clock the test moves by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newManualClock() *manualClock {
-	return &manualClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newManualClock is a clock the test moves by hand, far from the real one.
+func newManualClock() *testkit.Clock {
+	return testkit.NewClockAt(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // draftProduct makes a draft product with stock through the API.

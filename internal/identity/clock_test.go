@@ -1,26 +1,11 @@
 package identity
 
 import (
-	"sync"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
-// clock is a settable clock for tests about lifetimes.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().UTC()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a settable clock that starts at the real time, so tokens it
+// stamps pass a verifier that uses the real clock.
+func newClock() *testkit.Clock { return testkit.NewClockAt(time.Now().UTC()) }

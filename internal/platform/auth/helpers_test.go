@@ -9,6 +9,7 @@ import (
 
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/testkit"
 )
 
 // clock is the real time plus an offset that tests advance.
@@ -27,13 +28,7 @@ func withClock(v *auth.Verifier) *clock {
 // eventually polls cond until it holds or a deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	testkit.Eventually(t, 5*time.Second, cond, "waiting for %s", what)
 }
 
 // wantKind fails unless err is an *errs.Error of kind with the given code,

@@ -12,6 +12,7 @@ import (
 	"emporium/internal/platform/bus/bustest"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/sqldb/sqldbtest"
+	"emporium/internal/platform/testkit"
 )
 
 // BenchmarkRelay measures how fast a relay drains a backlog of b.N events to
@@ -39,13 +40,11 @@ func BenchmarkRelay(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			go func() { defer close(done); r.Run(ctx) }()
-			deadline := start.Add(5 * time.Minute)
-			for testutil.ToFloat64(r.m.published) < float64(b.N) {
-				if time.Now().After(deadline) {
-					b.Fatalf("relay published %v of %d events in 5m",
-						testutil.ToFloat64(r.m.published), b.N)
-				}
-				time.Sleep(time.Millisecond)
+			err := testkit.Poll(5*time.Minute, func() bool {
+				return testutil.ToFloat64(r.m.published) >= float64(b.N)
+			})
+			if err != nil {
+				b.Fatalf("relay published %v of %d events: %v", testutil.ToFloat64(r.m.published), b.N, err)
 			}
 			elapsed := time.Since(start)
 			b.StopTimer()

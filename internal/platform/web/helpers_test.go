@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
 // logBuffer collects JSON log lines written concurrently by a server.
@@ -69,13 +71,7 @@ func newTestLogger(level slog.Level) (*slog.Logger, *logBuffer) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, cond, "waiting for %s", what)
 }
 
 // do sends a request and returns the response with its body read.

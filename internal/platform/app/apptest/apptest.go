@@ -19,6 +19,7 @@ import (
 
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/bus"
+	"emporium/internal/platform/testkit"
 )
 
 // NATS starts an embedded NATS server with JetStream that listens on
@@ -218,16 +219,7 @@ func Expect(t testing.TB, r Response, status int, code string) {
 // Eventually polls cond until it holds, failing the test after timeout.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
+	testkit.Eventually(t, timeout, cond, "timed out waiting until %s", what)
 }
 
 // LogWriter sends a service's logs to the test's log and keeps them, for

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"emporium/internal/platform/bus"
+	"emporium/internal/platform/testkit"
 )
 
 // NATSURLEnv names the variable that points the tests at a NATS server, e.g.
@@ -151,17 +151,7 @@ func Unique() string {
 
 // Eventually polls cond every 10ms until it holds, failing the test with msg
 // when it does not within timeout.
-func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string,
-	args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", timeout, fmt.Sprintf(msg, args...))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var Eventually = testkit.Eventually
 
 // Logger returns a logger that writes to the test's output while the test runs
 // and drops lines logged after it ends (by goroutines still winding down).
