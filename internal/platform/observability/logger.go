@@ -37,3 +37,13 @@ func ParseLevel(s string) (slog.Level, error) {
 	}
 	return level, nil
 }
+
+// OrDefault returns log, or slog.Default() when log is nil: the one way a
+// component defaults a logger it was not given, so that nothing it says is
+// silently thrown away.
+func OrDefault(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.Default()
+	}
+	return log
+}
