@@ -16,43 +16,58 @@ import (
 )
 
 // BenchmarkRelay measures how fast a relay drains a backlog of b.N events to
-// an embedded JetStream (sync publish, file storage), reported as events/s.
+// JetStream (sync publish, file storage), reported as events/s: for each
+// database available (sqlite, postgres) on an embedded server, and on the
+// server at EMPORIUM_TEST_NATS_URL when it is set.
 func BenchmarkRelay(b *testing.B) {
-	dbs := map[string]func(b *testing.B) *sqldb.DB{
-		"sqlite": func(b *testing.B) *sqldb.DB { return sqldbtest.SQLite(b, schemas...) },
+	type dbCase struct {
+		name string
+		open func(b *testing.B) *sqldb.DB
 	}
+	dbs := []dbCase{{"sqlite", func(b *testing.B) *sqldb.DB { return sqldbtest.SQLite(b, schemas...) }}}
 	if sqldbtest.PostgresURL() != "" {
-		dbs["postgres"] = func(b *testing.B) *sqldb.DB { return sqldbtest.Postgres(b, schemas...) }
+		dbs = append(dbs, dbCase{"postgres",
+			func(b *testing.B) *sqldb.DB { return sqldbtest.Postgres(b, schemas...) }})
 	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		open, ok := dbs[name]
-		if !ok {
-			continue
-		}
-		b.Run(name, func(b *testing.B) {
-			db := open(b)
-			bs := bustest.EmbeddedBus(b, bus.Options{})
-			s := bustest.NewStream(b, bs, bus.StreamConfig{})
-			fill(b, db, s.Subject("order", "placed"), b.N)
-			r := NewRelay(db, bs, RelayConfig{})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			b.ResetTimer()
-			start := time.Now()
-			go func() { defer close(done); r.Run(ctx) }()
-			err := testkit.Poll(5*time.Minute, func() bool {
-				return testutil.ToFloat64(r.m.published) >= float64(b.N)
+	type busCase struct {
+		name string
+		open func(b *testing.B) *bus.Bus
+	}
+	buses := []busCase{{"embedded",
+		func(b *testing.B) *bus.Bus { return bustest.EmbeddedBus(b, bus.Options{}) }}}
+	if bustest.NATSURL() != "" {
+		buses = append(buses, busCase{"external",
+			func(b *testing.B) *bus.Bus { return bustest.ExternalBus(b, bus.Options{}) }})
+	}
+	for _, d := range dbs {
+		for _, n := range buses {
+			b.Run(d.name+"/"+n.name, func(b *testing.B) {
+				benchmarkRelay(b, d.open(b), n.open(b))
 			})
-			if err != nil {
-				b.Fatalf("relay published %v of %d events: %v", testutil.ToFloat64(r.m.published), b.N, err)
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			cancel()
-			<-done
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-		})
+		}
 	}
+}
+
+func benchmarkRelay(b *testing.B, db *sqldb.DB, bs *bus.Bus) {
+	s := bustest.NewStream(b, bs, bus.StreamConfig{})
+	fill(b, db, s.Subject("order", "placed"), b.N)
+	r := NewRelay(db, bs, RelayConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.ResetTimer()
+	start := time.Now()
+	go func() { defer close(done); r.Run(ctx) }()
+	err := testkit.Poll(5*time.Minute, func() bool {
+		return testutil.ToFloat64(r.m.published) >= float64(b.N)
+	})
+	if err != nil {
+		b.Fatalf("relay published %v of %d events: %v", testutil.ToFloat64(r.m.published), b.N, err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 }
 
 // fill commits n events in transactions of 100.
