@@ -36,6 +36,16 @@ type Embedded struct {
 
 // StartEmbedded starts a NATS server in-process with JetStream on disk under
 // cfg.Dir and waits until it accepts clients.
+//
+// JetStream syncs every stored message to disk before it acknowledges it
+// (sync_interval "always"), where its default is to sync every two minutes.
+// The outbox marks an event published once the bus has acknowledged it, in a
+// database commit that is itself synced (SQLite's synchronous=FULL), so a
+// power loss after that commit must not take the event from the bus. It costs
+// an fsync per message: the relay's throughput to one stream is bounded by
+// the disk's fsync rate (see BenchmarkRelay in the outbox package). A
+// separate nats-server needs the same setting (jetstream { sync_interval:
+// always }) for the same promise.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("bus start embedded: Dir is required")
@@ -49,6 +59,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	opts := &server.Options{
 		ServerName: cfg.Name,
 		JetStream:  true,
+		SyncAlways: true, // every message is on disk before its ack
 		StoreDir:   cfg.Dir,
 		DontListen: cfg.Listen == "",
 		NoSigs:     true,

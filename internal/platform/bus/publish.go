@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,7 +19,10 @@ import (
 // Publish stores data on subject in JetStream and waits for the server's ack.
 // msgID becomes Nats-Msg-Id, so a repeat within the stream's duplicate window
 // is stored once. header is not modified. When the bus is down the error is
-// an errs.Unavailable, returned by ctx's deadline (5 seconds without one).
+// an errs.Unavailable, returned by ctx's deadline (5 seconds without one). An
+// error that no retry of this message can fix is marked Permanent (see
+// IsPermanent): a message larger than the server's max_payload or the
+// stream's max_msg_size, or a subject that no stream takes.
 func (b *Bus) Publish(ctx context.Context, subject, msgID string, data []byte,
 	header nats.Header) error {
 	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, len(header)+1)}
@@ -30,7 +34,7 @@ func (b *Bus) Publish(ctx context.Context, subject, msgID string, data []byte,
 	ack, err := b.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		b.metrics.published.WithLabelValues(subject, "error").Inc()
-		return fmt.Errorf("bus publish %s: %w", subject, classify(err))
+		return fmt.Errorf("bus publish %s: %w", subject, b.classifyPublish(ctx, subject, err))
 	}
 	result := "ok"
 	if ack.Duplicate {
@@ -81,6 +85,42 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// classifyPublish is classify for a failed publish of a message on subject,
+// which also marks Permanent the errors that no retry of that message can fix.
+//
+// A publish to a subject that no stream takes finds no responders, but so does
+// one while JetStream is down, not yet up, or between stream leaders. So no
+// responders is permanent only when the bus is connected, JetStream answers,
+// and the server says that no stream's subjects cover the subject; anything
+// less certain (including a failure to ask) stays unavailable, and is retried.
+func (b *Bus) classifyPublish(ctx context.Context, subject string, err error) error {
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload),
+		errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
+		return Permanent(err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+		if b.noStreamTakes(ctx, subject) {
+			return Permanent(fmt.Errorf("no stream takes subject %s: %w", subject, err))
+		}
+	}
+	return classify(err)
+}
+
+// noStreamTakes reports whether the server, asked while connected and with
+// JetStream answering, says that no stream takes subject. Any doubt is false.
+func (b *Bus) noStreamTakes(ctx context.Context, subject string) bool {
+	if !b.nc.IsConnected() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := b.js.AccountInfo(ctx); err != nil {
+		return false
+	}
+	_, err := b.js.StreamNameBySubject(ctx, subject)
+	return errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 // HeaderCarrier adapts nats.Header to OpenTelemetry's TextMapCarrier, so that
