@@ -13,7 +13,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"emporium/internal/platform/errs"
-	"emporium/internal/platform/redact"
 )
 
 // The constraint violations that Translate recognises. Both are conflicts:
@@ -168,11 +167,4 @@ func sqliteColumns(msg string) (table string, cols []string) {
 		cols = append(cols, c)
 	}
 	return table, cols
-}
-
-// Redact hides the passwords of a database URL (its user's, and a password
-// query parameter, which pgx also accepts) so it can be logged. It is
-// redact.URL, kept for the callers in this package.
-func Redact(rawURL string) string {
-	return redact.URL(rawURL)
 }

@@ -2,10 +2,12 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"strings"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -22,17 +24,27 @@ type Schema struct {
 
 // Migrate applies every pending migration of each schema, in order. On
 // PostgreSQL a session advisory lock keeps replicas starting together from
-// migrating at once.
+// migrating at once, and migrations run on connections of their own without
+// the pool's statement and idle-in-transaction timeouts: building an index on
+// a large table may rightly take longer than any request.
 func (db *DB) Migrate(ctx context.Context, schemas ...Schema) error {
+	conns := db.write
+	if db.pg != nil {
+		cfg := db.pg.Copy()
+		cfg.RuntimeParams["statement_timeout"] = "0"
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
+		conns = stdlib.OpenDB(*cfg)
+		defer conns.Close()
+	}
 	for _, s := range schemas {
-		if err := db.migrate(ctx, s); err != nil {
+		if err := db.migrate(ctx, conns, s); err != nil {
 			return fmt.Errorf("migrate %s: %w", s.Name, err)
 		}
 	}
 	return nil
 }
 
-func (db *DB) migrate(ctx context.Context, s Schema) error {
+func (db *DB) migrate(ctx context.Context, conns *sql.DB, s Schema) error {
 	exclude, err := otherDialectFiles(s.FS, db.dialect)
 	if err != nil {
 		return err
@@ -51,7 +63,7 @@ func (db *DB) migrate(ctx context.Context, s Schema) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, db.write, s.FS, opts...)
+	p, err := goose.NewProvider(dialect, conns, s.FS, opts...)
 	if err != nil {
 		return err
 	}

@@ -12,15 +12,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"emporium/internal/platform/redact"
 )
 
 // Dialect names the SQL dialect of a database.
@@ -38,33 +43,96 @@ type DB struct {
 	dialect Dialect
 	write   *sql.DB
 	read    *sql.DB
+	// pg is the PostgreSQL connection configuration, from which migrations
+	// get a pool of their own.
+	pg *pgx.ConnConfig
+}
+
+// PoolConfig sizes and bounds a PostgreSQL pool; SQLite ignores it. A zero
+// field takes its default. A setting that the URL's query already names
+// (?statement_timeout=5000) keeps the URL's value.
+type PoolConfig struct {
+	// MaxConns bounds the pool's open connections; 25.
+	MaxConns int
+	// ConnMaxLifetime closes a connection this long after it was opened, so
+	// that connections move over to a failed-over or rebalanced server; 30m.
+	ConnMaxLifetime time.Duration
+	// StatementTimeout is each session's statement_timeout: the server
+	// cancels a statement that runs longer; 30s. Migrations run without it.
+	StatementTimeout time.Duration
+	// IdleInTxTimeout is each session's idle_in_transaction_session_timeout:
+	// the server ends a session whose open transaction has waited on its
+	// client longer, and so frees its locks. A client that died or lost the
+	// network mid-transaction would otherwise keep them until TCP gives up on
+	// it, about two hours by default; 1m. Migrations run without it.
+	IdleInTxTimeout time.Duration
+}
+
+// The defaults of PoolConfig.
+const (
+	defaultMaxConns         = 25
+	defaultConnMaxLifetime  = 30 * time.Minute
+	defaultStatementTimeout = 30 * time.Second
+	defaultIdleInTxTimeout  = time.Minute
+)
+
+func (p PoolConfig) withDefaults() PoolConfig {
+	if p.MaxConns <= 0 {
+		p.MaxConns = defaultMaxConns
+	}
+	if p.ConnMaxLifetime <= 0 {
+		p.ConnMaxLifetime = defaultConnMaxLifetime
+	}
+	if p.StatementTimeout <= 0 {
+		p.StatementTimeout = defaultStatementTimeout
+	}
+	if p.IdleInTxTimeout <= 0 {
+		p.IdleInTxTimeout = defaultIdleInTxTimeout
+	}
+	return p
 }
 
 // Open connects to a database given as postgres://… (or postgresql://…) or
-// sqlite:<path>, and checks that it answers.
+// sqlite:<path>, and checks that it answers. A PostgreSQL pool takes the
+// defaults of PoolConfig.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	return OpenPool(ctx, rawURL, PoolConfig{})
+}
+
+// OpenPool is Open with a PostgreSQL pool configured by pool.
+func OpenPool(ctx context.Context, rawURL string, pool PoolConfig) (*DB, error) {
 	var db *DB
 	var err error
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		db, err = openPostgres(rawURL)
+		db, err = openPostgres(rawURL, pool.withDefaults())
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		db, err = openSQLite(strings.TrimPrefix(rawURL, "sqlite:"))
 	default:
 		return nil, fmt.Errorf("open database: want a postgres:// or sqlite: URL, got %q",
-			Redact(rawURL))
+			redact.URL(rawURL))
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), Translate(err))
+		return nil, fmt.Errorf("open database %s: %w", redact.URL(rawURL), Translate(err))
 	}
 	return db, nil
 }
 
-func openPostgres(rawURL string) (*DB, error) {
+// sessionDefaults are the server settings every PostgreSQL session starts
+// with unless the URL names them, besides the pool's timeouts. The TCP
+// keepalives have the server notice a vanished client within about two
+// minutes rather than two hours, and give its connection slot back.
+var sessionDefaults = map[string]string{
+	"tcp_keepalives_idle":     "60",
+	"tcp_keepalives_interval": "10",
+	"tcp_keepalives_count":    "6",
+}
+
+func openPostgres(rawURL string, pool PoolConfig) (*DB, error) {
 	// A database that does not answer must fail a request, not hang it.
 	if u, err := url.Parse(rawURL); err == nil && !u.Query().Has("connect_timeout") {
 		q := u.Query()
@@ -72,14 +140,33 @@ func openPostgres(rawURL string) (*DB, error) {
 		u.RawQuery = q.Encode()
 		rawURL = u.String()
 	}
-	pool, err := sql.Open("pgx", rawURL)
+	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
+		return nil, fmt.Errorf("open database %s: %w", redact.URL(rawURL),
+			redact.Error(err, rawURL))
 	}
-	pool.SetMaxOpenConns(25)
-	pool.SetMaxIdleConns(25)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{dialect: Postgres, write: pool, read: pool}, nil
+	// Sent in the startup message, so they hold from a session's first
+	// statement, without a round trip of their own.
+	params := maps.Clone(sessionDefaults)
+	params["statement_timeout"] = milliseconds(pool.StatementTimeout)
+	params["idle_in_transaction_session_timeout"] = milliseconds(pool.IdleInTxTimeout)
+	for k, v := range params {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(pool.MaxConns)
+	db.SetMaxIdleConns(pool.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(pool.ConnMaxLifetime)
+	return &DB{dialect: Postgres, write: db, read: db, pg: cfg}, nil
+}
+
+// milliseconds formats d as a PostgreSQL setting in milliseconds, at least 1
+// (0 would turn the setting off).
+func milliseconds(d time.Duration) string {
+	return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
 }
 
 // sqlitePragmas apply to every connection. WAL lets readers run beside the one

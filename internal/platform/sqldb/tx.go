@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"emporium/internal/platform/backoff"
 )
 
 // Tx is a transaction in progress. It embeds *sql.Tx for queries and adds
@@ -30,6 +31,11 @@ func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
 // a serialization failure or a deadlock.
 const maxAttempts = 5
 
+// retryBackoff spaces those retries with full jitter, so that the
+// transactions that collided do not collide again.
+var retryBackoff = backoff.Policy{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond,
+	Jitter: 1}
+
 // Tx runs fn in a transaction. It commits when fn returns nil and rolls back
 // when fn returns an error or panics (the panic continues). A PostgreSQL
 // serialization failure or deadlock re-runs fn from the start, so fn must not
@@ -45,12 +51,8 @@ func (db *DB) TxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx
 		if err == nil || attempt == maxAttempts || !retryable(err) {
 			return Translate(err)
 		}
-		// Back off with jitter so the transactions that collided do not collide again.
-		d := time.Duration(attempt*attempt)*5*time.Millisecond + rand.N(5*time.Millisecond)
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, retryBackoff.Delay(attempt)) {
 			return Translate(err)
-		case <-time.After(d):
 		}
 	}
 }
