@@ -95,7 +95,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		d := Deps{Name: u.Name, Logger: log.With(slog.String("service", u.Name)),
 			Registry: prometheus.WrapRegistererWith(prometheus.Labels{"service": u.Name}, registry),
 			Verifier: verifier, ServiceToken: token, Peers: peers}
-		if d.DB, err = openDB(ctx, "sqlite:"+filepath.Join(cfg.DataDir, u.Name+".db"), u.Schemas); err != nil {
+		if d.DB, err = openDB(ctx, "sqlite:"+filepath.Join(cfg.DataDir, u.Name+".db"), sqldb.PoolConfig{}, u.Schemas); err != nil {
 			return nil, fmt.Errorf("%s: %w", u.Name, err)
 		}
 		rt.closers = append(rt.closers, func() { d.DB.Close() })
@@ -229,8 +229,9 @@ func loopbackListeners() (Listeners, error) {
 }
 
 // openDB opens and migrates a service's database, with the outbox and inbox.
-func openDB(ctx context.Context, rawURL string, schemas []sqldb.Schema) (*sqldb.DB, error) {
-	db, err := sqldb.Open(ctx, rawURL)
+func openDB(ctx context.Context, rawURL string, pool sqldb.PoolConfig,
+	schemas []sqldb.Schema) (*sqldb.DB, error) {
+	db, err := sqldb.OpenPool(ctx, rawURL, pool)
 	if err != nil {
 		return nil, err
 	}

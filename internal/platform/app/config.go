@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/sqldb"
 )
 
 // Base is the configuration every service's own command reads (config.Load).
@@ -18,8 +19,42 @@ type Base struct {
 	NATSURL      string `env:"NATS_URL" default:"nats://127.0.0.1:4222" secret:"url"`
 	ServiceToken string `env:"EMPORIUM_SERVICE_TOKEN" required:"true" secret:"true"`
 	JWKSURL      string `env:"IDENTITY_JWKS_URL" default:"http://identity:8080/.well-known/jwks.json"`
+	DatabasePool
 	Peers
 	Observability
+}
+
+// DatabasePool sizes and bounds the PostgreSQL pool of DATABASE_URL; SQLite
+// ignores it. See sqldb.PoolConfig.
+type DatabasePool struct {
+	MaxConns         int           `env:"DATABASE_MAX_CONNS" default:"25"`
+	ConnMaxLifetime  time.Duration `env:"DATABASE_CONN_MAX_LIFETIME" default:"30m"`
+	StatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT" default:"30s"`
+	IdleInTxTimeout  time.Duration `env:"DATABASE_IDLE_IN_TX_TIMEOUT" default:"1m"`
+}
+
+// Validate checks that the pool has room and every limit is positive.
+func (p *DatabasePool) Validate() error {
+	var problems []error
+	if p.MaxConns < 1 {
+		problems = append(problems, errors.New("DATABASE_MAX_CONNS must be at least 1"))
+	}
+	for name, d := range map[string]time.Duration{
+		"DATABASE_CONN_MAX_LIFETIME":  p.ConnMaxLifetime,
+		"DATABASE_STATEMENT_TIMEOUT":  p.StatementTimeout,
+		"DATABASE_IDLE_IN_TX_TIMEOUT": p.IdleInTxTimeout,
+	} {
+		if d < time.Millisecond {
+			problems = append(problems, fmt.Errorf("%s must be at least 1ms", name))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// Pool returns the pool's configuration for sqldb.OpenPool.
+func (p DatabasePool) Pool() sqldb.PoolConfig {
+	return sqldb.PoolConfig{MaxConns: p.MaxConns, ConnMaxLifetime: p.ConnMaxLifetime,
+		StatementTimeout: p.StatementTimeout, IdleInTxTimeout: p.IdleInTxTimeout}
 }
 
 // Peers are the internal base URLs of the services a service may call.

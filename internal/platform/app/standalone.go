@@ -77,7 +77,7 @@ func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.L
 		ln.Internal.Close()
 	}
 	log = log.With(slog.String("service", u.Name))
-	db, err := openDB(ctx, b.DatabaseURL, u.Schemas)
+	db, err := openDB(ctx, b.DatabaseURL, b.Pool(), u.Schemas)
 	if err != nil {
 		closeListeners()
 		return err
