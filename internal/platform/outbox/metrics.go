@@ -9,6 +9,8 @@ import (
 type metrics struct {
 	published prometheus.Counter
 	failures  prometheus.Counter
+	parked    prometheus.Counter
+	parkedNow prometheus.Gauge
 	backlog   prometheus.Gauge
 	lag       prometheus.Gauge
 	delay     prometheus.Histogram
@@ -27,13 +29,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "emporium_outbox_failures_total",
 			Help: "Relay rounds that failed (bus or database unavailable).",
 		})),
+		parked: observability.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "emporium_outbox_parked_total",
+			Help: "Outbox events parked because the bus can never take them.",
+		})),
+		parkedNow: observability.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "emporium_outbox_parked",
+			Help: "Outbox events parked now, waiting for an operator to requeue or delete them.",
+		})),
 		backlog: observability.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "emporium_outbox_backlog",
-			Help: "Outbox events not yet published.",
+			Help: "Outbox events not yet published (parked ones aside).",
 		})),
 		lag: observability.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "emporium_outbox_lag_seconds",
-			Help: "Age of the oldest outbox event not yet published (0 when none).",
+			Help: "Age of the oldest outbox event not yet published, parked ones aside (0 when none).",
 		})),
 		delay: observability.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "emporium_outbox_publish_delay_seconds",

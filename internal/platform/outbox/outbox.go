@@ -6,6 +6,29 @@
 // Delivery is at least once: a relay that dies between publishing and marking
 // a row publishes it again on restart. The stream's duplicate window absorbs
 // that repeat; consumers use the inbox package for anything later.
+//
+// # Parked events
+//
+// An event the bus can never take — its subject is one that no stream takes,
+// or it is larger than the server's max_payload or the stream's max_msg_size
+// (see bus.Bus.Publish) — would stop the relay for good if it were retried
+// like an outage. The relay parks it instead: it sets the row's parked_at and
+// parked_reason, counts it in emporium_outbox_parked_total and the
+// emporium_outbox_parked gauge, logs an error naming the event id, subject
+// and reason, and goes on with the events after it. Cleanup keeps parked
+// rows. To see them:
+//
+//	SELECT seq, event_id, subject, parked_at, parked_reason
+//	FROM outbox WHERE parked_at IS NOT NULL ORDER BY seq;
+//
+// Once the cause is fixed (the stream takes the subject, the server's limit
+// is raised), requeue an event; the relay publishes it in its next round:
+//
+//	UPDATE outbox SET parked_at = NULL, parked_reason = NULL WHERE event_id = '…';
+//
+// or give it up for good with DELETE FROM outbox WHERE event_id = '…'. A
+// requeued event goes out after the events that were published while it was
+// parked: out of order, so its consumers must not assume it came first.
 package outbox
 
 import (

@@ -7,19 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"emporium/internal/platform/backoff"
+	"emporium/internal/platform/bus"
+	"emporium/internal/platform/observability"
 	"emporium/internal/platform/sqldb"
 )
 
 // Publisher publishes one message and waits for the bus to store it; msgID is
-// the deduplication key. *bus.Bus is one.
+// the deduplication key. *bus.Bus is one. An error that no retry of the
+// message can fix is marked bus.Permanent, and the relay parks that event.
 type Publisher interface {
 	Publish(ctx context.Context, subject, msgID string, data []byte, header nats.Header) error
 }
@@ -34,14 +38,18 @@ type RelayConfig struct {
 	PublishTimeout  time.Duration // bound on one publish; 5s
 	// RoundTimeout bounds one round: on PostgreSQL its transaction, which
 	// the server's idle_in_transaction_session_timeout and
-	// transaction_timeout shorten further when set. A round stops publishing
+	// transaction_timeout shorten further when set. The relay sets its
+	// transaction's idle_in_transaction_session_timeout and
+	// statement_timeout to it (or keeps the session's, when shorter), so a
+	// relay that dies or hangs mid-round holds the lock that keeps other
+	// replicas waiting for no longer than that. A round stops publishing
 	// in time to mark what it published (a tenth of the round is kept for
 	// that), and the next round goes on from there; within a round each
 	// publish is also bounded by a quarter of it. Keep it well under the
 	// stream's duplicate window, which absorbs the repeats of a round that
 	// crashed before marking; 1m.
 	RoundTimeout time.Duration
-	Logger       *slog.Logger
+	Logger       *slog.Logger // nil logs to slog.Default()
 	Registerer   prometheus.Registerer
 }
 
@@ -70,7 +78,9 @@ type RelayConfig struct {
 // "In order" means sequence order among committed rows. On PostgreSQL a
 // transaction that took a lower sequence but commits after a row with a higher
 // one was published is published after it; events about one entity keep their
-// order because their transactions serialize on that entity's row.
+// order because their transactions serialize on that entity's row. A parked
+// event (see the package documentation) is the other exception: the events
+// after it go out without it, and it goes out of order if it is requeued.
 //
 // Run one Run per Relay at a time; run a Relay per process.
 type Relay struct {
@@ -84,6 +94,7 @@ type Relay struct {
 	// is marked; an error abandons the round as a crash there would.
 	beforeMark func() error
 	gaugedAt   time.Time
+	backoff    backoff.Policy
 }
 
 // relayLockKey is the advisory lock of the relay ("outbox" in ASCII). Advisory
@@ -113,16 +124,16 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 	if cfg.RoundTimeout <= 0 {
 		cfg.RoundTimeout = time.Minute
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Relay{db: db, pub: pub, cfg: cfg, log: log.With("component", "outbox-relay"),
-		m: newMetrics(cfg.Registerer)}
+	return &Relay{db: db, pub: pub, cfg: cfg,
+		log: observability.OrDefault(cfg.Logger).With("component", "outbox-relay"),
+		m:   newMetrics(cfg.Registerer),
+		// Doubles from PollInterval up to MaxBackoff, 20% jitter below that.
+		backoff: backoff.Policy{Initial: cfg.PollInterval, Max: cfg.MaxBackoff, Jitter: 0.2}}
 }
 
 // Run publishes the outbox until ctx ends, then returns nil. While the bus is
 // down it backs off, logging a warning, and resumes in order when it returns.
+// It parks an event the bus can never take, logging an error, and goes on.
 func (r *Relay) Run(ctx context.Context) error {
 	failures := 0
 	nextCleanup := time.Now()
@@ -134,11 +145,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err != nil {
 			failures++
 			r.m.failures.Inc()
-			delay := r.backoff(failures)
+			delay := r.backoff.Delay(failures)
 			r.log.Warn("outbox relay: round failed, backing off", "err", err,
 				"failures", failures, "retry_in", delay)
 			r.gauges(ctx, true)
-			if !sleep(ctx, delay) {
+			if !backoff.Sleep(ctx, delay) {
 				return nil
 			}
 			continue
@@ -157,7 +168,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if more {
 			continue
 		}
-		if !sleep(ctx, r.cfg.PollInterval) {
+		if !backoff.Sleep(ctx, r.cfg.PollInterval) {
 			return nil
 		}
 	}
@@ -172,9 +183,19 @@ func (r *Relay) round(ctx context.Context) (int, bool, error) {
 	return r.roundUnlocked(ctx)
 }
 
-// lockQuery takes the relay's lock and reads the server's own limits on the
-// transaction in milliseconds (0 for none; transaction_timeout is new in
-// PostgreSQL 17), which can end it sooner than RoundTimeout.
+// limitQuery bounds the round's transaction on the server, which frees the
+// lock when the relay dies, hangs or loses the network mid-round: otherwise
+// the session would hold it, and every other replica would skip its rounds,
+// until TCP gave up on the relay, hours later. The transaction's
+// idle_in_transaction_session_timeout and statement_timeout become $1
+// milliseconds, or stay the session's when they are shorter (0 is none).
+const limitQuery = `SELECT set_config(name, (CASE WHEN setting::bigint = 0 THEN $1::bigint
+	ELSE LEAST(setting::bigint, $1::bigint) END)::text, true)
+	FROM pg_settings WHERE name IN ('idle_in_transaction_session_timeout', 'statement_timeout')`
+
+// lockQuery takes the relay's lock and reads the limits on the transaction in
+// milliseconds (0 for none; transaction_timeout is new in PostgreSQL 17),
+// which can end it sooner than RoundTimeout.
 const lockQuery = `SELECT pg_try_advisory_xact_lock($1),
 	COALESCE((SELECT setting::bigint FROM pg_settings
 		WHERE name = 'idle_in_transaction_session_timeout'), 0),
@@ -186,14 +207,18 @@ func (r *Relay) roundLocked(ctx context.Context) (int, bool, error) {
 	// ends are still marked; publishing itself stops with ctx.
 	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RoundTimeout)
 	defer cancel()
-	var published int
+	var out outcome
 	var more bool
 	var pubErr error
 	// Read committed, whatever the server's default: each statement must see
 	// the rows the previous lock holder marked before it released the lock.
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	err := r.db.TxOptions(txCtx, opts, func(tx *sqldb.Tx) error {
-		published, more, pubErr = 0, false, nil
+		out, more, pubErr = outcome{}, false, nil
+		if _, err := tx.ExecContext(txCtx, limitQuery,
+			max(r.cfg.RoundTimeout.Milliseconds(), 1)); err != nil {
+			return fmt.Errorf("limit transaction: %w", err)
+		}
 		var locked bool
 		var idleMS, txMS int64
 		err := tx.QueryRowContext(txCtx, lockQuery, relayLockKey).Scan(&locked, &idleMS, &txMS)
@@ -204,14 +229,13 @@ func (r *Relay) roundLocked(ctx context.Context) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		// Publishing leaves the transaction idle, so the server's idle limit
-		// bounds it as much as the transaction's own.
+		// Publishing leaves the transaction idle, so the idle limit bounds it
+		// as much as the transaction's own.
 		b := newBudget(start, r.cfg.RoundTimeout, r.cfg.PublishTimeout,
 			time.Duration(idleMS)*time.Millisecond, time.Duration(txMS)*time.Millisecond)
-		done, err := r.publish(ctx, rows, b)
-		pubErr = err
-		more = len(rows) == r.cfg.Batch || len(done) < len(rows)
-		if len(done) == 0 {
+		out, pubErr = r.publish(ctx, rows, b)
+		more = len(rows) == r.cfg.Batch || out.handled() < len(rows)
+		if out.handled() == 0 {
 			return nil
 		}
 		if r.beforeMark != nil {
@@ -219,20 +243,16 @@ func (r *Relay) roundLocked(ctx context.Context) (int, bool, error) {
 				return err
 			}
 		}
-		if err := markPublished(txCtx, tx, done); err != nil {
-			return err
-		}
-		published = len(done)
-		return nil
+		return out.record(txCtx, tx)
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("outbox relay: %w", err)
 	}
-	r.m.published.Add(float64(published))
+	r.recorded(out)
 	if pubErr != nil {
-		return published, more, fmt.Errorf("outbox relay: %w", pubErr)
+		return len(out.sent), more, fmt.Errorf("outbox relay: %w", pubErr)
 	}
-	return published, more, nil
+	return len(out.sent), more, nil
 }
 
 func (r *Relay) roundUnlocked(ctx context.Context) (int, bool, error) {
@@ -244,10 +264,10 @@ func (r *Relay) roundUnlocked(ctx context.Context) (int, bool, error) {
 	// No transaction waits here, but rows stay published and unmarked while
 	// the batch goes out; bounding that keeps a crash's repeats inside the
 	// stream's duplicate window.
-	done, pubErr := r.publish(ctx, rows, newBudget(start, r.cfg.RoundTimeout,
+	out, pubErr := r.publish(ctx, rows, newBudget(start, r.cfg.RoundTimeout,
 		r.cfg.PublishTimeout))
-	more := len(rows) == r.cfg.Batch || len(done) < len(rows)
-	if len(done) > 0 {
+	more := len(rows) == r.cfg.Batch || out.handled() < len(rows)
+	if out.handled() > 0 {
 		if r.beforeMark != nil {
 			if err := r.beforeMark(); err != nil {
 				return 0, false, fmt.Errorf("outbox relay: %w", err)
@@ -255,18 +275,16 @@ func (r *Relay) roundUnlocked(ctx context.Context) (int, bool, error) {
 		}
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RoundTimeout)
 		defer cancel()
-		err := r.db.Tx(markCtx, func(tx *sqldb.Tx) error {
-			return markPublished(markCtx, tx, done)
-		})
+		err := r.db.Tx(markCtx, func(tx *sqldb.Tx) error { return out.record(markCtx, tx) })
 		if err != nil {
 			return 0, false, fmt.Errorf("outbox relay: %w", err)
 		}
-		r.m.published.Add(float64(len(done)))
+		r.recorded(out)
 	}
 	if pubErr != nil {
-		return len(done), more, fmt.Errorf("outbox relay: %w", pubErr)
+		return len(out.sent), more, fmt.Errorf("outbox relay: %w", pubErr)
 	}
-	return len(done), more, nil
+	return len(out.sent), more, nil
 }
 
 // row is one outbox entry waiting to be published.
@@ -286,7 +304,8 @@ type querier interface {
 
 func readBatch(ctx context.Context, q querier, limit int) ([]row, error) {
 	rs, err := q.QueryContext(ctx, `SELECT seq, event_id, subject, payload, headers, created_at
-		FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit)
+		FROM outbox WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1`,
+		limit)
 	if err != nil {
 		return nil, fmt.Errorf("read batch: %w", err)
 	}
@@ -306,18 +325,57 @@ func readBatch(ctx context.Context, q querier, limit int) ([]row, error) {
 	return rows, nil
 }
 
-// publish publishes rows in order and stops at the first failure, or before
-// a publish that might not end within the budget, returning the rows that
-// were published.
-func (r *Relay) publish(ctx context.Context, rows []row, b budget) ([]row, error) {
-	for i, x := range rows {
+// outcome is what a round did with its batch: the rows it published and the
+// rows it parks.
+type outcome struct {
+	sent   []row
+	parked []parkedRow
+}
+
+// parkedRow is a row the bus can never take, and why.
+type parkedRow struct {
+	row
+	reason string
+}
+
+// handled counts the rows the round is done with.
+func (o outcome) handled() int { return len(o.sent) + len(o.parked) }
+
+// record marks the sent rows published and parks the others, in tx.
+func (o outcome) record(ctx context.Context, tx *sqldb.Tx) error {
+	if len(o.sent) > 0 {
+		if err := markPublished(ctx, tx, o.sent); err != nil {
+			return err
+		}
+	}
+	return park(ctx, tx, o.parked)
+}
+
+// recorded counts and logs an outcome once it is committed.
+func (r *Relay) recorded(o outcome) {
+	r.m.published.Add(float64(len(o.sent)))
+	r.m.parked.Add(float64(len(o.parked)))
+	for _, p := range o.parked {
+		r.log.Error("outbox relay: event parked: the bus can never take it; "+
+			"fix the cause, then requeue it (see the outbox package documentation)",
+			"event_id", p.eventID, "subject", p.subject, "seq", p.seq, "reason", p.reason)
+	}
+}
+
+// publish publishes rows in order. A row the bus can never take
+// (bus.IsPermanent) is set aside to be parked, and publishing goes on with the
+// next. It stops at any other failure, or before a publish that might not end
+// within the budget, and returns what it did.
+func (r *Relay) publish(ctx context.Context, rows []row, b budget) (outcome, error) {
+	var out outcome
+	for _, x := range rows {
 		timeout := b.publishTimeout
 		if left := time.Until(b.stopAt); left < timeout {
-			if i > 0 {
-				return rows[:i], nil // the rest goes in the next round
+			if out.handled() > 0 {
+				return out, nil // the rest goes in the next round
 			}
 			if left <= 0 {
-				return nil, errors.New("publish: the round's time ran out before publishing")
+				return out, errors.New("publish: the round's time ran out before publishing")
 			}
 			timeout = left
 		}
@@ -329,12 +387,31 @@ func (r *Relay) publish(ctx context.Context, rows []row, b budget) ([]row, error
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		err = r.pub.Publish(pctx, x.subject, x.eventID, []byte(x.payload), header)
 		cancel()
-		if err != nil {
-			return rows[:i], fmt.Errorf("publish %s %s: %w", x.subject, x.eventID, err)
+		if bus.IsPermanent(err) {
+			out.parked = append(out.parked, parkedRow{x, truncate(err.Error(), maxReason)})
+			continue
 		}
+		if err != nil {
+			return out, fmt.Errorf("publish %s %s: %w", x.subject, x.eventID, err)
+		}
+		out.sent = append(out.sent, x)
 		r.m.delay.Observe(time.Since(x.createdAt).Seconds())
 	}
-	return rows, nil
+	return out, nil
+}
+
+// maxReason bounds the reason kept with a parked row, in bytes.
+const maxReason = 1000
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func decodeHeaders(s string) (nats.Header, error) {
@@ -368,10 +445,24 @@ func markPublished(ctx context.Context, tx *sqldb.Tx, rows []row) error {
 	return nil
 }
 
+// park sets rows aside with their reasons: the relay no longer reads them,
+// and cleanup keeps them.
+func park(ctx context.Context, tx *sqldb.Tx, rows []parkedRow) error {
+	now := time.Now().UTC()
+	for _, p := range rows {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET parked_at = $1, parked_reason = $2
+			WHERE seq = $3`, now, p.reason, p.seq); err != nil {
+			return fmt.Errorf("park %s: %w", p.eventID, err)
+		}
+	}
+	return nil
+}
+
 // cleanupChunk bounds one delete, so SQLite's writer is never held for long.
 const cleanupChunk = 1000
 
-// cleanup deletes rows published longer than Retention ago.
+// cleanup deletes rows published longer than Retention ago. Parked rows are
+// never published, so it keeps them.
 func (r *Relay) cleanup(ctx context.Context) (int64, error) {
 	cutoff := time.Now().UTC().Add(-r.cfg.Retention)
 	var total int64
@@ -393,45 +484,31 @@ func (r *Relay) cleanup(ctx context.Context) (int64, error) {
 	}
 }
 
-// gauges refreshes the backlog and lag gauges, at most once a second unless
-// forced.
+// gauges refreshes the backlog, lag and parked gauges, at most once a second
+// unless forced.
 func (r *Relay) gauges(ctx context.Context, force bool) {
 	if !force && time.Since(r.gaugedAt) < time.Second {
 		return
 	}
 	r.gaugedAt = time.Now()
-	var backlog int64
-	if err := r.db.QueryRowContext(ctx,
-		"SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").Scan(&backlog); err != nil {
+	var backlog, parked int64
+	if err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox
+		WHERE published_at IS NULL AND parked_at IS NULL`).Scan(&backlog); err != nil {
 		return
 	}
 	r.m.backlog.Set(float64(backlog))
+	if err := r.db.QueryRowContext(ctx,
+		"SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL").Scan(&parked); err != nil {
+		return
+	}
+	r.m.parkedNow.Set(float64(parked))
 	var oldest time.Time
 	err := r.db.QueryRowContext(ctx, `SELECT created_at FROM outbox
-		WHERE published_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest)
+		WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		r.m.lag.Set(0)
 	case err == nil:
 		r.m.lag.Set(max(time.Since(oldest).Seconds(), 0))
-	}
-}
-
-// backoff doubles from PollInterval up to MaxBackoff, with ±20% jitter.
-func (r *Relay) backoff(failures int) time.Duration {
-	d := r.cfg.PollInterval << min(failures-1, 16)
-	d = min(d, r.cfg.MaxBackoff)
-	return d - d/5 + rand.N(2*d/5+1)
-}
-
-// sleep waits d and reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
