@@ -40,9 +40,10 @@ type RelayConfig struct {
 	// the server's idle_in_transaction_session_timeout and
 	// transaction_timeout shorten further when set. The relay sets its
 	// transaction's idle_in_transaction_session_timeout and
-	// statement_timeout to it (or keeps the session's, when shorter), so a
-	// relay that dies or hangs mid-round holds the lock that keeps other
-	// replicas waiting for no longer than that. A round stops publishing
+	// statement_timeout to it (or keeps the session's, when shorter), so the
+	// server frees the lock of a relay that died or hung mid-round, which
+	// other replicas wait for, at most that long after it fell silent. A
+	// round stops publishing
 	// in time to mark what it published (a tenth of the round is kept for
 	// that), and the next round goes on from there; within a round each
 	// publish is also bounded by a quarter of it. Keep it well under the
