@@ -17,8 +17,9 @@ import (
 
 // BenchmarkRelay measures how fast a relay drains a backlog of b.N events to
 // JetStream (sync publish, file storage), reported as events/s: for each
-// database available (sqlite, postgres) on an embedded server, and on the
-// server at EMPORIUM_TEST_NATS_URL when it is set.
+// database available (sqlite, postgres) on an embedded server, which syncs
+// every message to disk before its ack, and on the server at
+// EMPORIUM_TEST_NATS_URL when it is set, which syncs as it is configured to.
 func BenchmarkRelay(b *testing.B) {
 	type dbCase struct {
 		name string
