@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -326,43 +325,6 @@ func readBatch(ctx context.Context, q querier, limit int) ([]row, error) {
 	return rows, nil
 }
 
-// outcome is what a round did with its batch: the rows it published and the
-// rows it parks.
-type outcome struct {
-	sent   []row
-	parked []parkedRow
-}
-
-// parkedRow is a row the bus can never take, and why.
-type parkedRow struct {
-	row
-	reason string
-}
-
-// handled counts the rows the round is done with.
-func (o outcome) handled() int { return len(o.sent) + len(o.parked) }
-
-// record marks the sent rows published and parks the others, in tx.
-func (o outcome) record(ctx context.Context, tx *sqldb.Tx) error {
-	if len(o.sent) > 0 {
-		if err := markPublished(ctx, tx, o.sent); err != nil {
-			return err
-		}
-	}
-	return park(ctx, tx, o.parked)
-}
-
-// recorded counts and logs an outcome once it is committed.
-func (r *Relay) recorded(o outcome) {
-	r.m.published.Add(float64(len(o.sent)))
-	r.m.parked.Add(float64(len(o.parked)))
-	for _, p := range o.parked {
-		r.log.Error("outbox relay: event parked: the bus can never take it; "+
-			"fix the cause, then requeue it (see the outbox package documentation)",
-			"event_id", p.eventID, "subject", p.subject, "seq", p.seq, "reason", p.reason)
-	}
-}
-
 // publish publishes rows in order. A row the bus can never take
 // (bus.IsPermanent) is set aside to be parked, and publishing goes on with the
 // next. It stops at any other failure, or before a publish that might not end
@@ -401,20 +363,6 @@ func (r *Relay) publish(ctx context.Context, rows []row, b budget) (outcome, err
 	return out, nil
 }
 
-// maxReason bounds the reason kept with a parked row, in bytes.
-const maxReason = 1000
-
-// truncate cuts s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 func decodeHeaders(s string) (nats.Header, error) {
 	var m map[string]string
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -442,19 +390,6 @@ func markPublished(ctx context.Context, tx *sqldb.Tx, rows []row) error {
 	q.WriteString(")")
 	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 		return fmt.Errorf("mark published: %w", err)
-	}
-	return nil
-}
-
-// park sets rows aside with their reasons: the relay no longer reads them,
-// and cleanup keeps them.
-func park(ctx context.Context, tx *sqldb.Tx, rows []parkedRow) error {
-	now := time.Now().UTC()
-	for _, p := range rows {
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET parked_at = $1, parked_reason = $2
-			WHERE seq = $3`, now, p.reason, p.seq); err != nil {
-			return fmt.Errorf("park %s: %w", p.eventID, err)
-		}
 	}
 	return nil
 }
