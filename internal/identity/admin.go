@@ -87,7 +87,7 @@ func (s *Service) ensureAdmin(ctx context.Context, email, password string,
 				return err
 			}
 		}
-		now := s.now().UTC()
+		now := s.now()
 		u, err := lockUser(ctx, tx, "email", email)
 		switch {
 		case errors.Is(err, ErrUserNotFound) && existing == nil:

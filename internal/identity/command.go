@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
@@ -70,6 +69,6 @@ func CreateAdmin(ctx context.Context, dbURL, email, password string, log *slog.L
 	if err != nil {
 		return false, err
 	}
-	s := &Service{db: db, hasher: hasher, log: log, now: time.Now}
+	s := &Service{db: db, hasher: hasher, log: log, now: sqldb.Now}
 	return s.EnsureAdmin(ctx, email, password)
 }

@@ -26,7 +26,7 @@ type Service struct {
 	limits ratelimit.Store
 	cfg    Config
 	log    *slog.Logger
-	now    func() time.Time
+	now    func() time.Time // UTC, in the database's resolution (sqldb.Time)
 }
 
 // Session is what register, login and refresh answer.
@@ -47,7 +47,7 @@ func (s *Service) Register(ctx context.Context, in RegisterRequest, clientIP str
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	now := s.now().UTC()
+	now := s.now()
 	u := &User{ID: uuid.Must(uuid.NewV7()).String(), Email: NormalizeEmail(in.Email), Name: in.Name,
 		Phone: in.Phone, Roles: []string{RoleCustomer}, CreatedAt: now, UpdatedAt: now, passwordHash: hash}
 	var sess *Session
@@ -111,7 +111,7 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 			return nil, fmt.Errorf("login: %w", err)
 		}
 	}
-	now := s.now().UTC()
+	now := s.now()
 	var sess *Session
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		// The session carries the user as it is now, not as it was read
@@ -148,18 +148,20 @@ func (s *Service) loginFailed(ctx context.Context, email, ip, reason string) err
 
 // Refresh exchanges a refresh token for a new pair. The token stops working;
 // presenting it again revokes its whole family, since one of the two holders
-// is not the user.
+// is not the user. The session and its user are read under their locks
+// (lockSession), and the time after them: a revocation that committed first
+// makes the refresh fail, one that comes later revokes the pair it answers.
 func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	hash := hashRefreshToken(token)
-	now := s.now().UTC()
 	var sess *Session
 	var reused *session
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		reused = nil
-		sn, err := sessionByToken(ctx, tx, hash)
+		sn, u, err := lockSession(ctx, tx, hash)
 		if err != nil {
 			return err
 		}
+		now := s.now()
 		if sn.revokedAt.Valid || now.After(sn.tokenExpires) || now.After(sn.familyExpires) {
 			return ErrInvalidRefreshToken
 		}
@@ -173,12 +175,6 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 			// Reuse: commit the family's revocation, then refuse.
 			reused = sn
 			return revokeFamily(ctx, tx, sn.familyID, "reuse", now)
-		}
-		// Locked, so that a role change or revocation is not in between
-		// reading the roles and signing them.
-		u, err := lockUser(ctx, tx, "id", sn.userID)
-		if err != nil {
-			return err
 		}
 		sess, err = s.continueSession(ctx, tx, u, sn, now)
 		return err
@@ -201,7 +197,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 func (s *Service) Logout(ctx context.Context, token string, all bool) error {
 	var userID string
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
-		now := s.now().UTC()
+		now := s.now()
 		sn, err := sessionByToken(ctx, tx, hashRefreshToken(token))
 		if errors.Is(err, ErrInvalidRefreshToken) {
 			return nil
@@ -217,7 +213,7 @@ func (s *Service) Logout(ctx context.Context, token string, all bool) error {
 		if err != nil {
 			return err
 		}
-		return s.revokeEverything(ctx, tx, u, "logout_all", s.now().UTC())
+		return s.revokeEverything(ctx, tx, u, "logout_all", s.now())
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
@@ -251,7 +247,7 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, in UpdateMeReques
 		if u.SMSOptIn && u.Phone == nil {
 			return errs.Invalidf("sms_opt_in", "needs a phone number")
 		}
-		u.UpdatedAt = s.now().UTC()
+		u.UpdatedAt = s.now()
 		if err := updateUser(ctx, tx, u); err != nil {
 			return err
 		}
@@ -299,7 +295,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID string, in ChangePa
 			return ErrWrongPassword // changed by another request since it was checked
 		}
 		cur.passwordHash = hash
-		return s.revokeEverything(ctx, tx, cur, "password_changed", s.now().UTC())
+		return s.revokeEverything(ctx, tx, cur, "password_changed", s.now())
 	})
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
@@ -349,7 +345,7 @@ func (s *Service) SetRoles(ctx context.Context, adminID, userID string, roles []
 		u.Roles = roles
 		// The time is read under the lock: a token signed before it by a
 		// login or refresh that held the lock first is then revoked.
-		return s.revokeAccess(ctx, tx, u, "roles_changed", s.now().UTC())
+		return s.revokeAccess(ctx, tx, u, "roles_changed", s.now())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set roles: %w", err)

@@ -179,14 +179,50 @@ type session struct {
 	revokedAt     sql.NullTime
 }
 
+const sessionQuery = `SELECT f.id, f.user_id, t.expires_at, t.rotated_at, f.expires_at, f.revoked_at
+	FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+	WHERE t.token_hash = $1`
+
+// sessionByToken reads the session of a refresh token without locking it:
+// enough to learn its user, or to revoke its family (which the UPDATE locks).
 func sessionByToken(ctx context.Context, tx *sqldb.Tx, hash string) (*session, error) {
+	return querySession(ctx, tx, sessionQuery, hash)
+}
+
+// lockSession reads the session of a refresh token to use it: it locks the
+// user's row (lockUser), then the family's row, and reads both afresh under
+// the locks. Every transaction that ends sessions or access tokens holds one
+// of the two until it commits: a password change, logout with all and a role
+// change lock the user's row; a logout and a reuse revocation write the
+// family's row. So a revocation that committed before these locks were taken
+// is seen here, and one that had not yet waits until tx ends. The order,
+// user then family, is the order the revocations take them in.
+func lockSession(ctx context.Context, tx *sqldb.Tx, hash string) (*session, *User, error) {
+	sn, err := sessionByToken(ctx, tx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := lockUser(ctx, tx, "id", sn.userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	query := sessionQuery
+	if tx.Dialect() == sqldb.Postgres {
+		query += " FOR UPDATE OF f"
+	}
+	// Read again: what was read before the user's lock may have changed.
+	if sn, err = querySession(ctx, tx, query, hash); err != nil {
+		return nil, nil, err
+	}
+	return sn, u, nil
+}
+
+func querySession(ctx context.Context, tx *sqldb.Tx, query, hash string) (*session, error) {
 	var s session
-	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, t.expires_at, t.rotated_at, f.expires_at, f.revoked_at
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.token_hash = $1`, hash).Scan(&s.familyID, &s.userID, &s.tokenExpires, &s.rotatedAt,
-		&s.familyExpires, &s.revokedAt)
+	err := tx.QueryRowContext(ctx, query, hash).Scan(&s.familyID, &s.userID, &s.tokenExpires,
+		&s.rotatedAt, &s.familyExpires, &s.revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrInvalidRefreshToken
+		return nil, ErrInvalidRefreshToken // unknown, or deleted meanwhile by the sweeper
 	}
 	return &s, err
 }

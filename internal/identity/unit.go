@@ -123,10 +123,13 @@ func (s *Service) appService() *app.Service {
 // database) and its throttle store, and creates or promotes the configured
 // first admin while the shop has no admin.
 func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Service, error) {
-	now := cfg.now
-	if now == nil {
-		now = time.Now
+	clock := cfg.now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Every time the service stores or answers is read from this clock, so it
+	// is answered as it is stored (sqldb.Time).
+	now := func() time.Time { return sqldb.Time(clock()) }
 	params := Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Iterations, Threads: 1}
 	hasher, err := newHasher(params, cfg.weakHash)
 	if err != nil {
@@ -211,8 +214,8 @@ func (s *Service) sweepSessions(ctx context.Context) error {
 
 // sweepExpiredSessions is one sweep, in chunks.
 func (s *Service) sweepExpiredSessions(ctx context.Context) error {
-	// UTC, as the stored times are: SQLite compares them as text.
-	cutoff := s.now().UTC().Add(-24 * time.Hour)
+	// UTC (s.now), as the stored times are: SQLite compares them as text.
+	cutoff := s.now().Add(-24 * time.Hour)
 	for {
 		n, err := deleteExpiredSessions(ctx, s.db, cutoff)
 		if err != nil {
