@@ -70,5 +70,8 @@ func CreateAdmin(ctx context.Context, dbURL, email, password string, log *slog.L
 		return false, err
 	}
 	s := &Service{db: db, hasher: hasher, log: log, now: sqldb.Now}
+	if err := s.normalizeStoredEmails(ctx); err != nil {
+		return false, err
+	}
 	return s.EnsureAdmin(ctx, email, password)
 }

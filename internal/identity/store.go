@@ -290,3 +290,39 @@ func deleteExpiredSessions(ctx context.Context, db *sqldb.DB, cutoff time.Time) 
 func nullTime(t time.Time) sql.NullTime {
 	return sql.NullTime{Time: t, Valid: !t.IsZero()}
 }
+
+// queuedEmailNormalizations returns up to limit users whose email migration
+// 00002 queued for normalizeStoredEmails, the oldest account first.
+func queuedEmailNormalizations(ctx context.Context, db *sqldb.DB, limit int) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT q.user_id FROM email_normalization q
+		JOIN users u ON u.id = q.user_id ORDER BY u.created_at, u.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// dequeueEmailNormalization takes a user off normalizeStoredEmails' queue.
+func dequeueEmailNormalization(ctx context.Context, tx *sqldb.Tx, userID string) error {
+	_, err := tx.ExecContext(ctx, "DELETE FROM email_normalization WHERE user_id = $1", userID)
+	return err
+}
+
+// updateEmail replaces u's email; ErrEmailTaken when another account has it.
+func updateEmail(ctx context.Context, tx *sqldb.Tx, u *User) error {
+	_, err := tx.ExecContext(ctx, "UPDATE users SET email = $2, updated_at = $3 WHERE id = $1",
+		u.ID, u.Email, u.UpdatedAt)
+	if sqldb.IsUnique(err, "email") {
+		return ErrEmailTaken
+	}
+	return err
+}

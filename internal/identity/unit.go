@@ -120,8 +120,9 @@ func (s *Service) appService() *app.Service {
 }
 
 // New builds the service: its hasher, its keys (the first one is made on a new
-// database) and its throttle store, and creates or promotes the configured
-// first admin while the shop has no admin.
+// database) and its throttle store; brings emails stored before their normal
+// form into it (normalizeStoredEmails), and creates or promotes the
+// configured first admin while the shop has no admin.
 func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	clock := cfg.now
 	if clock == nil {
@@ -160,6 +161,9 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 			ratelimit.FallbackOptions{Logger: log})
 	}
 	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now}
+	if err := s.normalizeStoredEmails(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.AdminEmail != "" {
 		if _, err := s.bootstrapAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("EMPORIUM_ADMIN_EMAIL: %w", err)
