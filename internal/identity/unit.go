@@ -62,6 +62,10 @@ func (c *Config) Validate() error {
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > auth.MaxTokenLifetime {
 		problems = append(problems, errors.New("IDENTITY_ACCESS_TOKEN_TTL must be from 1m to 1h"))
 	}
+	if c.Argon2MemoryKiB > MaxArgon2MemoryKiB {
+		problems = append(problems, fmt.Errorf("IDENTITY_ARGON2_MEMORY_KIB must be at most %d (1 GiB)",
+			MaxArgon2MemoryKiB))
+	}
 	if c.RefreshIdleTTL > c.RefreshTTL {
 		problems = append(problems, errors.New("IDENTITY_REFRESH_IDLE_TTL must not exceed IDENTITY_REFRESH_TOKEN_TTL"))
 	}
@@ -160,7 +164,8 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 		limits = ratelimit.NewFallback(ratelimit.NewRedis(client, "emporium:identity:"),
 			ratelimit.FallbackOptions{Logger: log})
 	}
-	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now}
+	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now,
+		logKey: logKeyFrom(kek)}
 	if err := s.normalizeStoredEmails(ctx); err != nil {
 		return nil, err
 	}
