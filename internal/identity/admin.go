@@ -76,9 +76,9 @@ func (s *Service) ensureAdmin(ctx context.Context, email, password string,
 			return false, ErrAccountExists
 		}
 	}
-	changed := false
+	changed, userID := false, ""
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
-		changed = false
+		changed, userID = false, ""
 		if err := lockRoleChanges(ctx, tx); err != nil {
 			return err
 		}
@@ -87,14 +87,14 @@ func (s *Service) ensureAdmin(ctx context.Context, email, password string,
 				return err
 			}
 		}
-		now := s.now().UTC()
+		now := s.now()
 		u, err := lockUser(ctx, tx, "email", email)
 		switch {
 		case errors.Is(err, ErrUserNotFound) && existing == nil:
 			u = &User{ID: uuid.Must(uuid.NewV7()).String(), Email: email, Name: "Administrator",
 				Roles: []string{RoleAdmin, RoleCustomer}, CreatedAt: now, UpdatedAt: now,
 				passwordHash: hash}
-			changed = true
+			changed, userID = true, u.ID
 			if err := insertUser(ctx, tx, u); err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ func (s *Service) ensureAdmin(ctx context.Context, email, password string,
 		case u.IsAdmin():
 			return nil
 		}
-		changed = true
+		changed, userID = true, u.ID
 		u.Roles = append(slices.Clone(u.Roles), RoleAdmin)
 		slices.Sort(u.Roles)
 		return s.revokeAccess(ctx, tx, u, "roles_changed", now)
@@ -117,7 +117,7 @@ func (s *Service) ensureAdmin(ctx context.Context, email, password string,
 		return false, err
 	}
 	if changed {
-		s.audit(ctx, "admin.ensured", slog.String("email", email))
+		s.audit(ctx, "admin.ensured", slog.String("user_id", userID))
 	}
 	return changed, nil
 }

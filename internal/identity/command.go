@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
@@ -70,6 +69,9 @@ func CreateAdmin(ctx context.Context, dbURL, email, password string, log *slog.L
 	if err != nil {
 		return false, err
 	}
-	s := &Service{db: db, hasher: hasher, log: log, now: time.Now}
+	s := &Service{db: db, hasher: hasher, log: log, now: sqldb.Now}
+	if err := s.normalizeStoredEmails(ctx); err != nil {
+		return false, err
+	}
 	return s.EnsureAdmin(ctx, email, password)
 }

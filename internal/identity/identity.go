@@ -12,6 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"emporium/internal/platform/errs"
 )
 
@@ -50,8 +53,21 @@ var (
 	ErrThrottled           = errs.New(errs.RateLimited, "rate_limited", "too many attempts; try again later")
 )
 
-// NormalizeEmail trims and lower-cases an email, as every lookup does.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeEmail returns the form in which an email is stored, compared and
+// answered: Unicode NFKC, then full case folding, then NFKC again (folding
+// can undo a normal form), trimmed of white space. So "José" spelt with a
+// combining accent or precomposed, a fullwidth "ａda", "ADA" and "ada" are
+// one address; folding also makes "ß" "ss". The result is a fixed point: it
+// normalizes to itself. Accounts stored before this form are brought into it
+// at start (normalizeStoredEmails).
+func NormalizeEmail(s string) string {
+	// A Caser keeps state, so each call makes its own.
+	folded := cases.Fold().String(norm.NFKC.String(s))
+	return strings.TrimSpace(norm.NFKC.String(folded))
+}
+
+// maxEmailLen is the longest email an account can have, in bytes.
+const maxEmailLen = 254
 
 // checkEmail records a problem with an already normalized email.
 func checkEmail(v *errs.Validation, field, email string) {
@@ -60,7 +76,7 @@ func checkEmail(v *errs.Validation, field, email string) {
 		return
 	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndex(email, "@"):], ".") {
+	if err != nil || a.Address != email || len(email) > maxEmailLen || !strings.Contains(email[strings.LastIndex(email, "@"):], ".") {
 		v.Add(field, "is not a valid email address")
 	}
 }

@@ -30,6 +30,12 @@ type Argon2Params struct {
 // DefaultArgon2 is OWASP's floor for argon2id: 19 MiB, 2 iterations, 1 lane.
 var DefaultArgon2 = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
 
+// MaxArgon2MemoryKiB is the most memory one hash may take: 1 GiB. A Hasher
+// runs one hash per CPU at a time, so it may hold this much per CPU; a
+// misplaced digit in the configuration must not make every login ask the
+// machine for more than it has.
+const MaxArgon2MemoryKiB = 1 << 20
+
 const (
 	saltLen = 16
 	keyLen  = 32
@@ -46,7 +52,7 @@ type Hasher struct {
 }
 
 // NewHasher returns a Hasher with the given parameters, which must be at or
-// above OWASP's floor.
+// above OWASP's floor, and take at most MaxArgon2MemoryKiB.
 func NewHasher(p Argon2Params) (*Hasher, error) { return newHasher(p, false) }
 
 // weakArgon2 is what tests use when they are not about hashing: the same code
@@ -58,6 +64,9 @@ func newHasher(p Argon2Params, weak bool) (*Hasher, error) {
 		p = weakArgon2
 	} else if p.MemoryKiB < DefaultArgon2.MemoryKiB || p.Time < DefaultArgon2.Time || p.Threads < 1 {
 		return nil, fmt.Errorf("argon2id parameters %+v are below OWASP's floor %+v", p, DefaultArgon2)
+	} else if p.MemoryKiB > MaxArgon2MemoryKiB {
+		return nil, fmt.Errorf("argon2id memory %d KiB is above the ceiling of %d KiB (1 GiB)",
+			p.MemoryKiB, MaxArgon2MemoryKiB)
 	}
 	h := &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	dummy, err := h.Hash(context.Background(), "not a real password, used for timing")

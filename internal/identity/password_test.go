@@ -86,3 +86,32 @@ func TestLoginUpgradesOldHashes(t *testing.T) {
 	}
 	expect(t, e.login("old@example.com", goodPassword), http.StatusOK, "")
 }
+
+// TestArgon2MemoryCeiling: a hash may take at most 1 GiB; the configuration
+// says so at start, naming the variable.
+func TestArgon2MemoryCeiling(t *testing.T) {
+	tests := []struct {
+		kib  uint32
+		want bool // accepted
+	}{
+		{DefaultArgon2.MemoryKiB, true},
+		{1 << 20, true},
+		{1<<20 + 1, false},
+		{1 << 30, false},
+	}
+	for _, tt := range tests {
+		cfg := testConfig()
+		cfg.Argon2MemoryKiB = tt.kib
+		err := cfg.Validate()
+		if got := err == nil; got != tt.want {
+			t.Errorf("IDENTITY_ARGON2_MEMORY_KIB=%d: Validate() = %v, want accepted %v", tt.kib, err, tt.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), "IDENTITY_ARGON2_MEMORY_KIB") {
+			t.Errorf("the error %q does not name the variable", err)
+		}
+	}
+	// The hasher refuses it without allocating it.
+	if _, err := NewHasher(Argon2Params{MemoryKiB: 1<<20 + 1, Time: 2, Threads: 1}); err == nil {
+		t.Error("NewHasher accepted more than 1 GiB per hash")
+	}
+}

@@ -25,18 +25,37 @@ import (
 // run at once.
 
 // interleave runs first and second concurrently against the database at
-// dbURL and returns when both have. On PostgreSQL the test holds the outbox
-// table (LOCK TABLE … IN SHARE MODE) so that first waits at its outbox write,
-// then starts second and lets first go once second has returned or waits for
-// a lock itself.
+// dbURL and returns when both have, holding first at its outbox write (see
+// interleaveAt).
 func interleave(t *testing.T, dbURL string, first, second func()) {
+	t.Helper()
+	interleaveAt(t, dbURL, atOutbox, first, second)
+}
+
+// A hold is where interleaveAt stops the first request: the table it holds
+// in SHARE mode, which blocks every write to it, and the statement the first
+// request then waits at.
+type hold struct{ table, statement string }
+
+var (
+	atOutbox   = hold{"outbox", "INSERT INTO outbox"}            // after a use case's writes
+	atRotation = hold{"refresh_tokens", "UPDATE refresh_tokens"} // a refresh, after its reads
+)
+
+// interleaveAt runs first and second concurrently against the database at
+// dbURL and returns when both have. On PostgreSQL the test holds h.table
+// (LOCK TABLE … IN SHARE MODE) so that first waits at h.statement, then
+// starts second and lets first go once second has returned or waits for a
+// lock itself. It reports whether second returned before first was let go:
+// then whatever second wrote committed while first was stopped.
+func interleaveAt(t *testing.T, dbURL string, h hold, first, second func()) (secondFirst bool) {
 	t.Helper()
 	if !strings.HasPrefix(dbURL, "postgres") {
 		var wg sync.WaitGroup
 		wg.Go(first)
 		wg.Go(second)
 		wg.Wait()
-		return
+		return false
 	}
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, dbURL)
@@ -44,21 +63,22 @@ func interleave(t *testing.T, dbURL string, first, second func()) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	hold, err := db.Writer().BeginTx(ctx, nil)
+	held, err := db.Writer().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = hold.Rollback() }) // lets the requests go if the test fails
-	if _, err := hold.ExecContext(ctx, "LOCK TABLE outbox IN SHARE MODE"); err != nil {
+	t.Cleanup(func() { _ = held.Rollback() }) // lets the requests go if the test fails
+	if _, err := held.ExecContext(ctx, "LOCK TABLE "+h.table+" IN SHARE MODE"); err != nil {
 		t.Fatal(err)
 	}
+	at := `query LIKE '%` + h.statement + `%'`
 	firstDone, secondDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(firstDone)
 		first()
 	}()
-	eventually(t, 10*time.Second, "the first request waits to write the outbox", func() bool {
-		return lockWaiters(t, db, `query LIKE '%INSERT INTO outbox%'`) == 1
+	eventually(t, 10*time.Second, "the first request waits at "+h.statement, func() bool {
+		return lockWaiters(t, db, at) == 1
 	})
 	go func() {
 		defer close(secondDone)
@@ -67,17 +87,19 @@ func interleave(t *testing.T, dbURL string, first, second func()) {
 	eventually(t, 10*time.Second, "the second request returns or waits for a lock", func() bool {
 		select {
 		case <-secondDone:
+			secondFirst = true
 			return true
 		default:
 		}
-		return lockWaiters(t, db, `(query LIKE '%INSERT INTO outbox%' OR query LIKE '%users%'
-			OR query LIKE '%pg_advisory_xact_lock%')`) == 2
+		return lockWaiters(t, db, `(`+at+` OR query LIKE '%users%'
+			OR query LIKE '%UPDATE refresh_families%' OR query LIKE '%pg_advisory_xact_lock%')`) == 2
 	})
-	if err := hold.Commit(); err != nil {
+	if err := held.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	<-firstDone
 	<-secondDone
+	return secondFirst
 }
 
 // lockWaiters counts the sessions of the test's database that wait for a

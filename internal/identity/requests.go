@@ -36,10 +36,12 @@ type LoginRequest struct {
 }
 
 // Validate checks that both fields are present; the password rules apply to
-// new passwords only.
+// new passwords only. An email far longer than any account's is refused
+// before it is normalized (which can make it longer still) and counted.
 func (r *LoginRequest) Validate() error {
 	var v errs.Validation
 	v.Check(strings.TrimSpace(r.Email) != "", "email", "is required")
+	v.Check(len(r.Email) <= 4*maxEmailLen, "email", "is too long")
 	v.Check(r.Password != "", "password", "is required")
 	v.Check(len(r.Password) <= 4*maxPasswordLen, "password", "is too long")
 	return v.Err()

@@ -2,6 +2,9 @@ package identity
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +29,8 @@ type Service struct {
 	limits ratelimit.Store
 	cfg    Config
 	log    *slog.Logger
-	now    func() time.Time
+	now    func() time.Time // UTC, in the database's resolution (sqldb.Time)
+	logKey []byte           // keys emailHash
 }
 
 // Session is what register, login and refresh answer.
@@ -47,7 +51,7 @@ func (s *Service) Register(ctx context.Context, in RegisterRequest, clientIP str
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	now := s.now().UTC()
+	now := s.now()
 	u := &User{ID: uuid.Must(uuid.NewV7()).String(), Email: NormalizeEmail(in.Email), Name: in.Name,
 		Phone: in.Phone, Roles: []string{RoleCustomer}, CreatedAt: now, UpdatedAt: now, passwordHash: hash}
 	var sess *Session
@@ -79,7 +83,7 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 	acct := loginAccountKey(email)
 	a, err := s.admit(ctx, acct, loginAddressKey(clientIP))
 	if err != nil {
-		s.audit(ctx, "login.throttled", slog.String("email", email), slog.String("ip", clientIP))
+		s.audit(ctx, "login.throttled", s.emailHash(email), slog.String("ip", clientIP))
 		return nil, err
 	}
 	// An attempt that ends in an error was no guess: it gives its place back.
@@ -93,7 +97,7 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
 			return nil, abandon(err)
 		}
-		return nil, s.loginFailed(ctx, email, clientIP, "unknown email")
+		return nil, s.loginFailed(ctx, clientIP, "unknown email", s.emailHash(email))
 	case err != nil:
 		return nil, abandon(err)
 	}
@@ -102,7 +106,8 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 		return nil, abandon(err)
 	}
 	if !ok {
-		return nil, s.loginFailed(ctx, email, clientIP, "wrong password")
+		return nil, s.loginFailed(ctx, clientIP, "wrong password", s.emailHash(email),
+			slog.String("user_id", u.ID))
 	}
 	s.loginSucceeded(ctx, a, acct)
 	var newHash string
@@ -111,7 +116,7 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 			return nil, fmt.Errorf("login: %w", err)
 		}
 	}
-	now := s.now().UTC()
+	now := s.now()
 	var sess *Session
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		// The session carries the user as it is now, not as it was read
@@ -141,25 +146,47 @@ func (s *Service) Login(ctx context.Context, in LoginRequest, clientIP string) (
 
 // loginFailed answers a failed login, whose attempt keeps its place in the
 // throttle's counts.
-func (s *Service) loginFailed(ctx context.Context, email, ip, reason string) error {
-	s.audit(ctx, "login.failed", slog.String("email", email), slog.String("ip", ip), slog.String("reason", reason))
+func (s *Service) loginFailed(ctx context.Context, ip, reason string, who ...slog.Attr) error {
+	s.audit(ctx, "login.failed", append(who, slog.String("ip", ip), slog.String("reason", reason))...)
 	return ErrInvalidCredentials
+}
+
+// emailHash is how a log line names an email (normalized) that may belong to
+// no account: "email_hash", a keyed hash of it (HMAC-SHA-256, 128 bits,
+// base64url) instead of the address, which is personal data. The lines about
+// one address carry the same hash, so attacks on an account can be followed;
+// the key comes from the key-encryption key, so that whoever reads the logs
+// cannot tell whether they name an address they guess.
+func (s *Service) emailHash(email string) slog.Attr {
+	mac := hmac.New(sha256.New, s.logKey)
+	mac.Write([]byte(email))
+	return slog.String("email_hash", base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16]))
+}
+
+// logKeyFrom derives emailHash's key from the key-encryption key, keeping
+// the two apart.
+func logKeyFrom(kek []byte) []byte {
+	mac := hmac.New(sha256.New, kek)
+	mac.Write([]byte("emporium identity: emails in logs"))
+	return mac.Sum(nil)
 }
 
 // Refresh exchanges a refresh token for a new pair. The token stops working;
 // presenting it again revokes its whole family, since one of the two holders
-// is not the user.
+// is not the user. The session and its user are read under their locks
+// (lockSession), and the time after them: a revocation that committed first
+// makes the refresh fail, one that comes later revokes the pair it answers.
 func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	hash := hashRefreshToken(token)
-	now := s.now().UTC()
 	var sess *Session
 	var reused *session
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		reused = nil
-		sn, err := sessionByToken(ctx, tx, hash)
+		sn, u, err := lockSession(ctx, tx, hash)
 		if err != nil {
 			return err
 		}
+		now := s.now()
 		if sn.revokedAt.Valid || now.After(sn.tokenExpires) || now.After(sn.familyExpires) {
 			return ErrInvalidRefreshToken
 		}
@@ -173,12 +200,6 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 			// Reuse: commit the family's revocation, then refuse.
 			reused = sn
 			return revokeFamily(ctx, tx, sn.familyID, "reuse", now)
-		}
-		// Locked, so that a role change or revocation is not in between
-		// reading the roles and signing them.
-		u, err := lockUser(ctx, tx, "id", sn.userID)
-		if err != nil {
-			return err
 		}
 		sess, err = s.continueSession(ctx, tx, u, sn, now)
 		return err
@@ -201,7 +222,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 func (s *Service) Logout(ctx context.Context, token string, all bool) error {
 	var userID string
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
-		now := s.now().UTC()
+		now := s.now()
 		sn, err := sessionByToken(ctx, tx, hashRefreshToken(token))
 		if errors.Is(err, ErrInvalidRefreshToken) {
 			return nil
@@ -217,7 +238,7 @@ func (s *Service) Logout(ctx context.Context, token string, all bool) error {
 		if err != nil {
 			return err
 		}
-		return s.revokeEverything(ctx, tx, u, "logout_all", s.now().UTC())
+		return s.revokeEverything(ctx, tx, u, "logout_all", s.now())
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
@@ -251,7 +272,7 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, in UpdateMeReques
 		if u.SMSOptIn && u.Phone == nil {
 			return errs.Invalidf("sms_opt_in", "needs a phone number")
 		}
-		u.UpdatedAt = s.now().UTC()
+		u.UpdatedAt = s.now()
 		if err := updateUser(ctx, tx, u); err != nil {
 			return err
 		}
@@ -299,7 +320,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID string, in ChangePa
 			return ErrWrongPassword // changed by another request since it was checked
 		}
 		cur.passwordHash = hash
-		return s.revokeEverything(ctx, tx, cur, "password_changed", s.now().UTC())
+		return s.revokeEverything(ctx, tx, cur, "password_changed", s.now())
 	})
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
@@ -349,7 +370,7 @@ func (s *Service) SetRoles(ctx context.Context, adminID, userID string, roles []
 		u.Roles = roles
 		// The time is read under the lock: a token signed before it by a
 		// login or refresh that held the lock first is then revoked.
-		return s.revokeAccess(ctx, tx, u, "roles_changed", s.now().UTC())
+		return s.revokeAccess(ctx, tx, u, "roles_changed", s.now())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set roles: %w", err)

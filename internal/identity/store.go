@@ -179,14 +179,50 @@ type session struct {
 	revokedAt     sql.NullTime
 }
 
+const sessionQuery = `SELECT f.id, f.user_id, t.expires_at, t.rotated_at, f.expires_at, f.revoked_at
+	FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+	WHERE t.token_hash = $1`
+
+// sessionByToken reads the session of a refresh token without locking it:
+// enough to learn its user, or to revoke its family (which the UPDATE locks).
 func sessionByToken(ctx context.Context, tx *sqldb.Tx, hash string) (*session, error) {
+	return querySession(ctx, tx, sessionQuery, hash)
+}
+
+// lockSession reads the session of a refresh token to use it: it locks the
+// user's row (lockUser), then the family's row, and reads both afresh under
+// the locks. Every transaction that ends sessions or access tokens holds one
+// of the two until it commits: a password change, logout with all and a role
+// change lock the user's row; a logout and a reuse revocation write the
+// family's row. So a revocation that committed before these locks were taken
+// is seen here, and one that had not yet waits until tx ends. The order,
+// user then family, is the order the revocations take them in.
+func lockSession(ctx context.Context, tx *sqldb.Tx, hash string) (*session, *User, error) {
+	sn, err := sessionByToken(ctx, tx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := lockUser(ctx, tx, "id", sn.userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	query := sessionQuery
+	if tx.Dialect() == sqldb.Postgres {
+		query += " FOR UPDATE OF f"
+	}
+	// Read again: what was read before the user's lock may have changed.
+	if sn, err = querySession(ctx, tx, query, hash); err != nil {
+		return nil, nil, err
+	}
+	return sn, u, nil
+}
+
+func querySession(ctx context.Context, tx *sqldb.Tx, query, hash string) (*session, error) {
 	var s session
-	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, t.expires_at, t.rotated_at, f.expires_at, f.revoked_at
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.token_hash = $1`, hash).Scan(&s.familyID, &s.userID, &s.tokenExpires, &s.rotatedAt,
-		&s.familyExpires, &s.revokedAt)
+	err := tx.QueryRowContext(ctx, query, hash).Scan(&s.familyID, &s.userID, &s.tokenExpires,
+		&s.rotatedAt, &s.familyExpires, &s.revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrInvalidRefreshToken
+		return nil, ErrInvalidRefreshToken // unknown, or deleted meanwhile by the sweeper
 	}
 	return &s, err
 }
@@ -253,4 +289,40 @@ func deleteExpiredSessions(ctx context.Context, db *sqldb.DB, cutoff time.Time) 
 
 func nullTime(t time.Time) sql.NullTime {
 	return sql.NullTime{Time: t, Valid: !t.IsZero()}
+}
+
+// queuedEmailNormalizations returns up to limit users whose email migration
+// 00002 queued for normalizeStoredEmails, the oldest account first.
+func queuedEmailNormalizations(ctx context.Context, db *sqldb.DB, limit int) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT q.user_id FROM email_normalization q
+		JOIN users u ON u.id = q.user_id ORDER BY u.created_at, u.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// dequeueEmailNormalization takes a user off normalizeStoredEmails' queue.
+func dequeueEmailNormalization(ctx context.Context, tx *sqldb.Tx, userID string) error {
+	_, err := tx.ExecContext(ctx, "DELETE FROM email_normalization WHERE user_id = $1", userID)
+	return err
+}
+
+// updateEmail replaces u's email; ErrEmailTaken when another account has it.
+func updateEmail(ctx context.Context, tx *sqldb.Tx, u *User) error {
+	_, err := tx.ExecContext(ctx, "UPDATE users SET email = $2, updated_at = $3 WHERE id = $1",
+		u.ID, u.Email, u.UpdatedAt)
+	if sqldb.IsUnique(err, "email") {
+		return ErrEmailTaken
+	}
+	return err
 }

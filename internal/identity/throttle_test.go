@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,5 +281,48 @@ func TestAddressKey(t *testing.T) {
 		if got := addressKey(tt.ip); got != tt.want {
 			t.Errorf("addressKey(%q) = %q, want %q", tt.ip, got, tt.want)
 		}
+	}
+}
+
+// TestLoginLogsNoEmail: failed and throttled logins are logged with a keyed
+// hash of the email, the same for every line about one address, never the
+// address itself.
+func TestLoginLogsNoEmail(t *testing.T) {
+	e := start(t, sqliteURL(t), func(c *Config) { c.LoginFailuresPerAccount = 2 })
+	e.register("Priya.Private@example.com", goodPassword)
+	expect(t, e.login("priya.private@example.com", "wrong password!"), http.StatusUnauthorized,
+		"invalid_credentials")
+	expect(t, e.login("PRIYA.PRIVATE@example.com", "wrong password!"), http.StatusUnauthorized,
+		"invalid_credentials")
+	expect(t, e.login("priya.private@example.com", goodPassword), http.StatusTooManyRequests,
+		"rate_limited")
+	expect(t, e.login("nobody.known@example.com", "wrong password!"), http.StatusUnauthorized,
+		"invalid_credentials")
+
+	logs := e.logs.String()
+	for _, personal := range []string{"priya.private", "nobody.known"} {
+		if strings.Contains(strings.ToLower(logs), personal) {
+			t.Errorf("the logs name %s@…", personal)
+		}
+	}
+	hashes := map[string][]string{} // by audit event
+	for line := range strings.Lines(logs) {
+		var l struct {
+			Event     string `json:"event"`
+			EmailHash string `json:"email_hash"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Event, "login.") {
+			hashes[l.Event] = append(hashes[l.Event], l.EmailHash)
+		}
+	}
+	failed, throttled := hashes["login.failed"], hashes["login.throttled"]
+	if len(failed) != 3 || len(throttled) != 1 {
+		t.Fatalf("login lines: %q, want 3 failed and 1 throttled", hashes)
+	}
+	if failed[0] == "" || failed[1] != failed[0] || throttled[0] != failed[0] {
+		t.Errorf("the lines about one address carry hashes %q and %q, want one", failed[:2], throttled)
+	}
+	if failed[2] == "" || failed[2] == failed[0] {
+		t.Errorf("two addresses have the hashes %q and %q", failed[0], failed[2])
 	}
 }

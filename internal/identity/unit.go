@@ -62,6 +62,10 @@ func (c *Config) Validate() error {
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > auth.MaxTokenLifetime {
 		problems = append(problems, errors.New("IDENTITY_ACCESS_TOKEN_TTL must be from 1m to 1h"))
 	}
+	if c.Argon2MemoryKiB > MaxArgon2MemoryKiB {
+		problems = append(problems, fmt.Errorf("IDENTITY_ARGON2_MEMORY_KIB must be at most %d (1 GiB)",
+			MaxArgon2MemoryKiB))
+	}
 	if c.RefreshIdleTTL > c.RefreshTTL {
 		problems = append(problems, errors.New("IDENTITY_REFRESH_IDLE_TTL must not exceed IDENTITY_REFRESH_TOKEN_TTL"))
 	}
@@ -120,13 +124,17 @@ func (s *Service) appService() *app.Service {
 }
 
 // New builds the service: its hasher, its keys (the first one is made on a new
-// database) and its throttle store, and creates or promotes the configured
-// first admin while the shop has no admin.
+// database) and its throttle store; brings emails stored before their normal
+// form into it (normalizeStoredEmails), and creates or promotes the
+// configured first admin while the shop has no admin.
 func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Service, error) {
-	now := cfg.now
-	if now == nil {
-		now = time.Now
+	clock := cfg.now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Every time the service stores or answers is read from this clock, so it
+	// is answered as it is stored (sqldb.Time).
+	now := func() time.Time { return sqldb.Time(clock()) }
 	params := Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Iterations, Threads: 1}
 	hasher, err := newHasher(params, cfg.weakHash)
 	if err != nil {
@@ -156,7 +164,11 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 		limits = ratelimit.NewFallback(ratelimit.NewRedis(client, "emporium:identity:"),
 			ratelimit.FallbackOptions{Logger: log})
 	}
-	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now}
+	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now,
+		logKey: logKeyFrom(kek)}
+	if err := s.normalizeStoredEmails(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.AdminEmail != "" {
 		if _, err := s.bootstrapAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("EMPORIUM_ADMIN_EMAIL: %w", err)
@@ -211,8 +223,8 @@ func (s *Service) sweepSessions(ctx context.Context) error {
 
 // sweepExpiredSessions is one sweep, in chunks.
 func (s *Service) sweepExpiredSessions(ctx context.Context) error {
-	// UTC, as the stored times are: SQLite compares them as text.
-	cutoff := s.now().UTC().Add(-24 * time.Hour)
+	// UTC (s.now), as the stored times are: SQLite compares them as text.
+	cutoff := s.now().Add(-24 * time.Hour)
 	for {
 		n, err := deleteExpiredSessions(ctx, s.db, cutoff)
 		if err != nil {

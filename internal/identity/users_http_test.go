@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
 func TestMe(t *testing.T) {
@@ -89,6 +91,35 @@ func TestChangePassword(t *testing.T) {
 			if strings.Contains(e.logs.String(), secret) {
 				t.Errorf("the logs contain a secret (%.12s…)", secret)
 			}
+		}
+	})
+}
+
+// TestTimesAnsweredAsStored: the created_at a registration answers is the one
+// every later read answers (PostgreSQL keeps microseconds, the clock has
+// nanoseconds).
+func TestTimesAnsweredAsStored(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		// Near the real time, which the verifier of the access token uses,
+		// with nanoseconds that a microsecond column cannot keep.
+		born := time.Now().UTC().Truncate(time.Second).Add(123456789)
+		clock := testkit.NewClockAt(born)
+		e := start(t, dbURL, func(c *Config) { c.now = clock.Now })
+		var s Session
+		r := e.do("POST", "/api/v1/auth/register", "", map[string]any{
+			"email": "tim@example.com", "password": goodPassword, "name": "Tim"})
+		expect(t, r, http.StatusCreated, "")
+		r.JSON(t, &s)
+		var me User
+		r = e.do("GET", "/api/v1/users/me", s.AccessToken, nil)
+		expect(t, r, http.StatusOK, "")
+		r.JSON(t, &me)
+		if want := born.Truncate(time.Microsecond); !s.User.CreatedAt.Equal(want) {
+			t.Errorf("registering answered created_at %v, want %v", s.User.CreatedAt, want)
+		}
+		if !me.CreatedAt.Equal(s.User.CreatedAt) {
+			t.Errorf("registering answered created_at %v, reading it back %v",
+				s.User.CreatedAt, me.CreatedAt)
 		}
 	})
 }
