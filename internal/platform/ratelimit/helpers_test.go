@@ -10,8 +10,8 @@ import (
 	"emporium/internal/platform/testkit"
 )
 
-// asOpen makes test clients like the one Open returns: each command stops at
-// its context's deadline.
+// asOpen makes test clients like the one redisconn.Open returns: each command
+// stops at its context's deadline.
 var asOpen = redistest.Options{ContextTimeouts: true}
 
 // backends returns the stores the shared behaviour runs against: Memory
