@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -111,9 +110,10 @@ func (s *served) internalHandler(gatherer prometheus.Gatherer) http.Handler {
 func (s *served) run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	sv := newSupervisor(s.deps.Logger)
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
-		wg.Go(func() { runWorker(workCtx, s.deps.Logger, w) })
+		wg.Go(func() { sv.run(workCtx, w) })
 	}
 	var consumers []*bus.Consumer
 	var err error
@@ -134,29 +134,6 @@ func (s *served) run(ctx context.Context) error {
 	stopWork()
 	wg.Wait()
 	return err
-}
-
-// runWorker runs w until ctx ends, restarting it after an error with a
-// growing pause, so a worker that trips over an outage comes back by itself.
-func runWorker(ctx context.Context, log *slog.Logger, w Worker) {
-	pause := time.Second
-	for {
-		err := w.Run(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			err = errors.New("returned before shutdown")
-		}
-		log.ErrorContext(ctx, "worker stopped; restarting", slog.String("worker", w.Name),
-			slog.String("error", err.Error()), slog.Duration("pause", pause))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 30*time.Second)
-	}
 }
 
 // ready runs the service's readiness checks; the front door's /readyz uses it.
