@@ -32,6 +32,10 @@ type served struct {
 	server  *web.Server
 	health  *web.Health
 	workers []Worker
+	// drain is how long the service goes on serving, unready, after its
+	// context ends (SHUTDOWN_DRAIN); zero in the all-in-one, where the front
+	// door drains for every service.
+	drain time.Duration
 }
 
 // prepare makes the service's streams and HTTP server; nothing runs yet.
@@ -103,10 +107,12 @@ func (s *served) internalHandler(gatherer prometheus.Gatherer) http.Handler {
 	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry})
 }
 
-// run serves until ctx ends, then stops in order: the HTTP server drains its
-// in-flight requests, consumers finish the event in hand, then the workers
-// (the outbox relay among them) stop. Whatever is not yet relayed stays in
-// the outbox for the next start.
+// run serves until ctx ends, then stops in order (see shutdown.go): /readyz
+// answers 503 while the service serves on for s.drain, the HTTP server closes
+// its listeners and lets in-flight requests end, the consumers stop (after
+// the event in hand; what they had fetched beside it goes back to the
+// stream), then the workers (the outbox relay among them) stop. Whatever is
+// not yet relayed stays in the outbox for the next start.
 func (s *served) run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
@@ -126,7 +132,9 @@ func (s *served) run(ctx context.Context) error {
 		consumers = append(consumers, c)
 	}
 	if err == nil {
-		err = s.server.Serve(ctx)
+		serveCtx, stopServing := drainAfter(ctx, s.drain, s.deps.Logger, s.health)
+		err = s.server.Serve(serveCtx)
+		stopServing()
 	}
 	for _, c := range consumers {
 		c.Stop()
