@@ -21,6 +21,7 @@ import (
 	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/testkit"
 	"emporium/internal/platform/web"
 )
 
@@ -166,11 +167,11 @@ func TestAllInOne(t *testing.T) {
 		t.Errorf("internal route with a customer token = %d, want 401", got)
 	}
 	// The event went through the outbox, the bus and the consumer's inbox.
-	eventually(t, 10*time.Second, "the consumer sees the widget event", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		var seen map[string]int
 		call(t, "GET", widgetsInternal+"/internal/widgets/seen", "", auth.ServiceHeader(d.ServiceToken), &seen)
 		return seen["seen"] == 1
-	})
+	}, "the consumer did not see the widget event")
 
 	// Metrics for the whole process, each service labelled.
 	var metrics string
@@ -294,21 +295,6 @@ func call(t *testing.T, method, url, body string, h http.Header, out any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
 }
 
 type testWriter struct {
