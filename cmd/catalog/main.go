@@ -10,8 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"emporium/internal/catalog"
 	"emporium/internal/platform/app"
@@ -31,7 +29,7 @@ type importConfig struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := app.SignalContext(context.Background())
 	defer stop()
 	if len(os.Args) > 1 {
 		var cfg importConfig

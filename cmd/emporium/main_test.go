@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,11 +20,7 @@ import (
 // directory, waits for /readyz, checks the demo catalog, stops it with
 // SIGTERM, and starts it again on the same data.
 func TestStartStopRestart(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "emporium")
-	build := exec.Command("go", "build", "-race", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	data := filepath.Join(t.TempDir(), "data")
 	for run := 1; run <= 2; run++ {
 		p := start(t, bin, data)
@@ -73,12 +72,96 @@ type process struct {
 	logs   chan map[string]any
 }
 
-// start runs the binary and waits for its "emporium is ready" log line.
-func start(t *testing.T, bin, data string) *process {
+// TestSecondSignalExitsAtOnce stops the binary with SIGTERM, sees it drain,
+// and ends it with a second signal: it exits at once, with status 1.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	p := start(t, binary(t), filepath.Join(t.TempDir(), "data"), "SHUTDOWN_DRAIN=1h")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "draining: /readyz answers 503 until the listeners close")
+	resp, err := http.Get("http://" + p.addr + "/readyz")
+	if err != nil {
+		t.Fatalf("readyz during the drain: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz during the drain = %d, want 503", resp.StatusCode)
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "second signal, exiting now")
+	for range p.logs { // until stderr closes
+	}
+	var ee *exec.ExitError
+	if err := <-p.exited; !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit after a second signal: %v, want exit status 1", err)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// binary builds the command once for every test, with the race detector.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "emporium-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built = filepath.Join(dir, "emporium")
+		out, err := exec.Command("go", "build", "-race", "-o", built, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v", buildErr)
+	}
+	return built
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built != "" {
+		os.RemoveAll(filepath.Dir(built))
+	}
+	os.Exit(code)
+}
+
+// waitLog waits for a log line with message msg.
+func (p *process) waitLog(t *testing.T, msg string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.logs:
+			if !ok {
+				t.Fatalf("emporium exited before logging %q: %v", msg, <-p.exited)
+			}
+			if line["msg"] == msg {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("emporium did not log %q within 30s", msg)
+		}
+	}
+}
+
+// start runs the binary with env added to the environment and waits for its
+// "emporium is ready" log line.
+func start(t *testing.T, bin, data string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "EMPORIUM_DATA_DIR="+data, "EMPORIUM_ADDR=127.0.0.1:0",
 		"EMPORIUM_INTERNAL_ADDR=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"emporium/internal/identity"
 	"emporium/internal/platform/app"
@@ -33,7 +31,7 @@ type adminConfig struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := app.SignalContext(context.Background())
 	defer stop()
 	if len(os.Args) > 1 {
 		var cfg adminConfig

@@ -16,7 +16,7 @@ import (
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/cache"
-	"emporium/internal/platform/ratelimit"
+	"emporium/internal/platform/redisconn"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -92,7 +92,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger, reg pr
 	}
 	var store cache.Store = cache.NewMemory(cache.MemoryOptions{MaxEntries: cfg.CacheEntries, Registerer: reg})
 	if cfg.RedisURL != "" {
-		client, err := ratelimit.Open(ctx, cfg.RedisURL)
+		client, err := redisconn.Open(ctx, cfg.RedisURL)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/ratelimit"
+	"emporium/internal/platform/redisconn"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/web"
 )
@@ -156,7 +157,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 	}
 	var limits ratelimit.Store = ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	if cfg.RedisURL != "" {
-		client, err := ratelimit.Open(ctx, cfg.RedisURL)
+		client, err := redisconn.Open(ctx, cfg.RedisURL)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,7 @@ import (
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/gateway"
 	"emporium/internal/platform/inbox"
+	"emporium/internal/platform/observability"
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/web"
@@ -34,6 +35,7 @@ type AllInOneRuntime struct {
 	nats     *bus.Embedded
 	services []*served
 	front    *web.Server
+	health   *web.Health // the front door's
 	gateway  *gateway.Gateway
 	closers  []func() // run in reverse at the end
 }
@@ -43,6 +45,7 @@ type AllInOneRuntime struct {
 // served until Run.
 // On error, what was opened is closed again.
 func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Logger) (_ *AllInOneRuntime, err error) {
+	log = observability.OrDefault(log)
 	rt := &AllInOneRuntime{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -142,6 +145,7 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 		checks = append(checks, web.Check{Name: s.name, Run: s.ready})
 	}
 	health := &web.Health{Checks: checks, Logger: rt.log}
+	rt.health = health
 	probes := web.NewRouter()
 	probes.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	probes.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
@@ -165,9 +169,12 @@ func (rt *AllInOneRuntime) InternalAddr() string { return rt.front.InternalAddr(
 // Addr is the front door's address.
 func (rt *AllInOneRuntime) Addr() string { return rt.front.PublicAddr() }
 
-// Run serves until ctx ends, then shuts down in order: the front door stops
-// taking requests and drains, then the services drain, stop consuming and
-// stop their workers, then buses, databases and NATS close.
+// Run serves until ctx ends, then shuts down in order (see shutdown.go): every
+// /readyz answers 503 while the front door serves on for ShutdownDrain, the
+// front door closes its listeners and lets in-flight requests end, then the
+// services do the same (without a drain of their own), stop consuming and
+// stop their workers, then buses, databases and NATS close. A service that
+// fails stops the whole process.
 func (rt *AllInOneRuntime) Run(ctx context.Context) error {
 	defer rt.close()
 	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
@@ -191,7 +198,13 @@ func (rt *AllInOneRuntime) Run(ctx context.Context) error {
 	rt.log.InfoContext(ctx, "emporium is ready", slog.String("addr", rt.front.PublicAddr()),
 		slog.String("internal_addr", rt.front.InternalAddr()),
 		slog.String("data_dir", rt.cfg.DataDir), slog.Int("services", len(rt.services)))
-	if err := rt.front.Serve(frontCtx); err != nil {
+	healths := []*web.Health{rt.health}
+	for _, s := range rt.services {
+		healths = append(healths, s.health)
+	}
+	serveCtx, stopServing := drainAfter(frontCtx, rt.cfg.ShutdownDrain, rt.log, healths...)
+	defer stopServing()
+	if err := rt.front.Serve(serveCtx); err != nil {
 		errc <- err
 	}
 	rt.gateway.CloseIdle()

@@ -69,8 +69,11 @@ type Service struct {
 	Checks []web.Check
 }
 
-// Worker is a named background loop. Run returns when ctx ends; an error
-// before that is logged and Run is started again after a pause.
+// Worker is a named background loop. Run returns when ctx ends; an error, a
+// panic or a return before that is logged and Run is started again after a
+// pause that grows while it keeps failing (see workerBackoff). A service
+// runs its background loops as Workers, never as goroutines of its own, so
+// that each is restarted and stopped in order.
 type Worker struct {
 	Name string
 	Run  func(ctx context.Context) error

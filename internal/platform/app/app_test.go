@@ -21,6 +21,7 @@ import (
 	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/testkit"
 	"emporium/internal/platform/web"
 )
 
@@ -166,11 +167,11 @@ func TestAllInOne(t *testing.T) {
 		t.Errorf("internal route with a customer token = %d, want 401", got)
 	}
 	// The event went through the outbox, the bus and the consumer's inbox.
-	eventually(t, 10*time.Second, "the consumer sees the widget event", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		var seen map[string]int
 		call(t, "GET", widgetsInternal+"/internal/widgets/seen", "", auth.ServiceHeader(d.ServiceToken), &seen)
 		return seen["seen"] == 1
-	})
+	}, "the consumer did not see the widget event")
 
 	// Metrics for the whole process, each service labelled.
 	var metrics string
@@ -194,6 +195,70 @@ func TestAllInOne(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// panicky is a made-up service whose worker panics on its first run, then
+// reports each later run on runs and works until it is stopped.
+func panicky(runs chan<- int) app.Unit {
+	return app.Unit{Name: "panicky", Build: func(context.Context, app.Deps) (*app.Service, error) {
+		r := web.NewRouter()
+		r.HandleFunc("GET /api/v1/panicky", func(w http.ResponseWriter, _ *http.Request) error {
+			return web.JSON(w, http.StatusOK, map[string]string{"status": "fine"})
+		})
+		n := 0
+		return &app.Service{Public: r, Paths: []string{"/api/v1/panicky"},
+			Workers: []app.Worker{{Name: "sweeper", Run: func(ctx context.Context) error {
+				n++
+				if n == 1 {
+					panic("sweeper bug")
+				}
+				runs <- n
+				<-ctx.Done()
+				return nil
+			}}}}, nil
+	}}
+}
+
+// A worker's panic is recovered and the worker started again, while every
+// service of the all-in-one goes on serving.
+func TestWorkerPanicKeepsTheProcessServing(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	deps := make(chan app.Deps, 1)
+	runs := make(chan int, 1)
+	cfg := app.AllInOne{Addr: "127.0.0.1:0", InternalAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+		Observability: app.Observability{ShutdownTimeout: 5 * time.Second}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rt, err := app.StartAllInOne(ctx, cfg, []app.Unit{identityJWKS(iss), widgets(deps), panicky(runs)},
+		testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	select {
+	case n := <-runs:
+		if n != 2 {
+			t.Errorf("the worker's run after its panic is run %d, want 2", n)
+		}
+	case err := <-done:
+		t.Fatalf("Run returned %v after a worker's panic", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not run again after its panic")
+	}
+	base := "http://" + rt.Addr()
+	for _, path := range []string{"/readyz", "/api/v1/panicky", "/.well-known/jwks.json"} {
+		if got := status(t, "GET", base+path, "", nil); got != http.StatusOK {
+			t.Errorf("GET %s after the panic = %d, want 200", path, got)
+		}
+	}
+	if got := status(t, "POST", base+"/api/v1/widgets", `{"name":"cog"}`, nil); got != http.StatusCreated {
+		t.Errorf("create widget after the panic = %d, want 201", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel: %v", err)
 	}
 }
 
@@ -230,21 +295,6 @@ func call(t *testing.T, method, url, body string, h http.Header, out any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
 }
 
 type testWriter struct {

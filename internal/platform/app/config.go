@@ -20,6 +20,10 @@ type Base struct {
 	ServiceToken string `env:"EMPORIUM_SERVICE_TOKEN" required:"true" secret:"true"`
 	JWKSURL      string `env:"IDENTITY_JWKS_URL" default:"http://identity:8080/.well-known/jwks.json"`
 	DatabasePool
+	// ShutdownDrain is how long a stopping service goes on serving with
+	// /readyz answering 503, long enough for Nginx and Kubernetes to stop
+	// sending it requests before its listeners close.
+	ShutdownDrain time.Duration `env:"SHUTDOWN_DRAIN" default:"5s"`
 	Peers
 	Observability
 }
@@ -98,5 +102,8 @@ type AllInOne struct {
 	Addr         string `env:"EMPORIUM_ADDR" default:"127.0.0.1:8080"`
 	InternalAddr string `env:"EMPORIUM_INTERNAL_ADDR" default:"127.0.0.1:8081"`
 	DataDir      string `env:"EMPORIUM_DATA_DIR" default:"./data"`
+	// ShutdownDrain is Base.ShutdownDrain for the front door. Shorter: the
+	// all-in-one mostly runs alone, where a drain only delays Ctrl-C.
+	ShutdownDrain time.Duration `env:"SHUTDOWN_DRAIN" default:"1s"`
 	Observability
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -33,6 +32,10 @@ type served struct {
 	server  *web.Server
 	health  *web.Health
 	workers []Worker
+	// drain is how long the service goes on serving, unready, after its
+	// context ends (SHUTDOWN_DRAIN); zero in the all-in-one, where the front
+	// door drains for every service.
+	drain time.Duration
 }
 
 // prepare makes the service's streams and HTTP server; nothing runs yet.
@@ -104,16 +107,19 @@ func (s *served) internalHandler(gatherer prometheus.Gatherer) http.Handler {
 	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry})
 }
 
-// run serves until ctx ends, then stops in order: the HTTP server drains its
-// in-flight requests, consumers finish the event in hand, then the workers
-// (the outbox relay among them) stop. Whatever is not yet relayed stays in
-// the outbox for the next start.
+// run serves until ctx ends, then stops in order (see shutdown.go): /readyz
+// answers 503 while the service serves on for s.drain, the HTTP server closes
+// its listeners and lets in-flight requests end, the consumers stop (after
+// the event in hand; what they had fetched beside it goes back to the
+// stream), then the workers (the outbox relay among them) stop. Whatever is
+// not yet relayed stays in the outbox for the next start.
 func (s *served) run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	sv := newSupervisor(s.deps.Logger)
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
-		wg.Go(func() { runWorker(workCtx, s.deps.Logger, w) })
+		wg.Go(func() { sv.run(workCtx, w) })
 	}
 	var consumers []*bus.Consumer
 	var err error
@@ -126,7 +132,9 @@ func (s *served) run(ctx context.Context) error {
 		consumers = append(consumers, c)
 	}
 	if err == nil {
-		err = s.server.Serve(ctx)
+		serveCtx, stopServing := drainAfter(ctx, s.drain, s.deps.Logger, s.health)
+		err = s.server.Serve(serveCtx)
+		stopServing()
 	}
 	for _, c := range consumers {
 		c.Stop()
@@ -134,29 +142,6 @@ func (s *served) run(ctx context.Context) error {
 	stopWork()
 	wg.Wait()
 	return err
-}
-
-// runWorker runs w until ctx ends, restarting it after an error with a
-// growing pause, so a worker that trips over an outage comes back by itself.
-func runWorker(ctx context.Context, log *slog.Logger, w Worker) {
-	pause := time.Second
-	for {
-		err := w.Run(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			err = errors.New("returned before shutdown")
-		}
-		log.ErrorContext(ctx, "worker stopped; restarting", slog.String("worker", w.Name),
-			slog.String("error", err.Error()), slog.Duration("pause", pause))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 30*time.Second)
-	}
 }
 
 // ready runs the service's readiness checks; the front door's /readyz uses it.

@@ -43,10 +43,12 @@ func Main(ctx context.Context, cfg interface{ base() *Base }, unit func() Unit) 
 
 func (b *Base) base() *Base { return b }
 
-// Observe sets up what every process has: JSON logs on stderr and tracing.
-// The returned function flushes the traces.
+// Observe sets up what every process has: JSON logs on stderr, also as
+// slog.Default() (for what logs before or without a logger of its own, such
+// as SignalContext), and tracing. The returned function flushes the traces.
 func Observe(ctx context.Context, name string, o Observability) (*slog.Logger, func(context.Context) error, error) {
 	log := observability.NewLogger(os.Stderr, o.LogLevel)
+	slog.SetDefault(log)
 	shutdown, err := observability.SetupTracing(ctx, observability.TracingConfig{
 		ServiceName: name, OTLPEndpoint: o.OTLPEndpoint, Logger: log,
 	})
@@ -72,6 +74,7 @@ func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
 
 // ServeService is RunService on listeners already bound, which it closes.
 func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.Logger) error {
+	log = observability.OrDefault(log)
 	closeListeners := func() {
 		ln.Public.Close()
 		ln.Internal.Close()
@@ -112,5 +115,6 @@ func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.L
 		return err
 	}
 	s.workers = append(s.workers, revocationFeed(bs, revoked, log))
+	s.drain = b.ShutdownDrain
 	return s.run(ctx)
 }

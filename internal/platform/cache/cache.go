@@ -10,7 +10,7 @@
 //	var store cache.Store = cache.NewMemory(cache.MemoryOptions{
 //		Name: "catalog", Registerer: reg})
 //	if redisURL != "" {
-//		client, err := ratelimit.Open(ctx, redisURL)
+//		client, err := redisconn.Open(ctx, redisURL)
 //		...
 //		store = cache.NewRedis(client, "catalog:cache:", cache.RedisOptions{
 //			Name: "catalog", Logger: log, Registerer: reg})

@@ -17,7 +17,7 @@ import (
 // The two kinds of test client. Redis takes a different path for each.
 var (
 	// bounded stops each command at its context's deadline
-	// (ContextTimeoutEnabled), as ratelimit.Open's client does.
+	// (ContextTimeoutEnabled), as redisconn.Open's client does.
 	bounded = redistest.Options{ContextTimeouts: true}
 	// unbounded ignores deadlines, so Redis runs each call in a goroutine of
 	// its own and abandons it at the store's Timeout.

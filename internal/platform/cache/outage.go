@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"emporium/internal/platform/observability"
 )
 
 // warnEvery is the least time between two warnings about a failing store, so
@@ -40,10 +41,7 @@ func newOutage(name string, log *slog.Logger, now func() time.Time,
 	if name == "" {
 		name = defaultName
 	}
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return &outage{name: name, log: log, now: now, cooldown: cooldown, errors: errs}
+	return &outage{name: name, log: observability.OrDefault(log), now: now, cooldown: cooldown, errors: errs}
 }
 
 // coolingDown reports whether a recent failure asks reads to skip the store.

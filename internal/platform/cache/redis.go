@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisOptions configure a Redis. The zero value is usable: logs are
-// discarded and metrics go to a private registry.
+// RedisOptions configure a Redis. The zero value is usable: logs go to
+// slog.Default() and metrics to a private registry.
 type RedisOptions struct {
 	// Name labels the store's metrics and logs (the cache label), e.g.
 	// "catalog"; default "default".

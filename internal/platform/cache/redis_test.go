@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,21 @@ func returnsSoon(t *testing.T, what string, f func()) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s has not returned after 10s", what)
+	}
+}
+
+// Not parallel: it swaps the process's default logger.
+func TestRedisWithoutALoggerLogsToTheDefault(t *testing.T) {
+	var logs testkit.SyncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(testkit.Logger(t, &logs))
+	client := redis.NewClient(&redis.Options{Addr: redistest.ClosedAddr(t), MaxRetries: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	s := NewRedis(client, "x:", RedisOptions{Registerer: prometheus.NewRegistry()})
+	if _, ok := s.Get(context.Background(), "k"); ok {
+		t.Fatal("a hit from a closed port")
+	}
+	if !strings.Contains(logs.String(), "cache store failed") {
+		t.Errorf("default logger got %q, want the outage warning", logs.String())
 	}
 }

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,8 +13,8 @@ import (
 	"emporium/internal/platform/observability"
 )
 
-// FallbackOptions configure a Fallback. The zero value is usable: logs are
-// discarded and metrics go to a private registry.
+// FallbackOptions configure a Fallback. The zero value is usable: logs go to
+// slog.Default() and metrics to a private registry.
 type FallbackOptions struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -63,13 +62,10 @@ func NewFallback(primary Store, opts FallbackOptions) *Fallback {
 	f := &Fallback{
 		primary:  primary,
 		local:    NewMemory(MemoryOptions{Clock: opts.Clock}),
-		log:      opts.Logger,
+		log:      observability.OrDefault(opts.Logger),
 		now:      opts.Clock,
 		timeout:  opts.Timeout,
 		cooldown: opts.Cooldown,
-	}
-	if f.log == nil {
-		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if f.now == nil {
 		f.now = time.Now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,19 @@ func TestFallbackForgetsInBothStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts("after forgetting it", 2, 0)
+}
+
+// Not parallel: it swaps the process's default logger.
+func TestFallbackWithoutALoggerLogsToTheDefault(t *testing.T) {
+	var logs testkit.SyncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(testkit.Logger(t, &logs))
+	f := NewFallback(NewRedis(unreachableClient(t, func(o *redis.Options) { o.MaxRetries = -1 }), "x:"),
+		FallbackOptions{Registerer: prometheus.NewRegistry()})
+	if _, err := f.Hit(context.Background(), "k", Limit{Max: 3, Window: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "rate limit store failed") {
+		t.Errorf("default logger got %q, want the outage warning", logs.String())
+	}
 }

@@ -10,7 +10,7 @@
 //
 //	var store ratelimit.Store = ratelimit.NewMemory(ratelimit.MemoryOptions{})
 //	if redisURL != "" {
-//		client, err := ratelimit.Open(ctx, redisURL)
+//		client, err := redisconn.Open(ctx, redisURL)
 //		...
 //		store = ratelimit.NewFallback(ratelimit.NewRedis(client, "identity:"),
 //			ratelimit.FallbackOptions{Logger: log, Registerer: reg})

@@ -2,17 +2,14 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"emporium/internal/platform/errs"
-	"emporium/internal/platform/redact"
 )
 
 // Redis is a Store in Redis, shared by every replica that uses the same
@@ -151,35 +148,4 @@ func (r *Redis) run(ctx context.Context, key string, l Limit, mode string) (Resu
 func unavailable(err error) error {
 	return &errs.Error{Kind: errs.Unavailable, Code: "unavailable",
 		Message: "the rate limiter is unavailable", RetryAfter: time.Second, Err: err}
-}
-
-// openTimeout bounds Open's ping when ctx has no earlier deadline.
-const openTimeout = 5 * time.Second
-
-// Open connects to the Redis server at redisURL (REDIS_URL:
-// redis://[user:password@]host:port/db, rediss:// for TLS, with go-redis's
-// query options such as dial_timeout) and pings it. Its errors name REDIS_URL
-// and never show the password. Close the client when done.
-func Open(ctx context.Context, redisURL string) (*redis.Client, error) {
-	shown := redact.URL(redisURL)
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		// url.Error repeats the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("ratelimit: open REDIS_URL %s: %w", shown, err)
-	}
-	// Callers bound each command with their context's deadline (a login must
-	// not hang on a Redis that accepts connections but never answers).
-	opts.ContextTimeoutEnabled = true
-	client := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(ctx, openTimeout)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("ratelimit: open REDIS_URL %s: ping: %w", shown, err)
-	}
-	return client, nil
 }

@@ -8,14 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net"
-	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"emporium/internal/platform/redisconn"
 )
 
 // URLEnv names the variable that points the tests at a Redis server, e.g.
@@ -32,7 +32,7 @@ const pingTimeout = 5 * time.Second
 // Options configure the client Client returns.
 type Options struct {
 	// ContextTimeouts makes the client stop each command at its context's
-	// deadline (go-redis's ContextTimeoutEnabled), as ratelimit.Open's
+	// deadline (go-redis's ContextTimeoutEnabled), as redisconn.Open's
 	// client does. Without it go-redis ignores deadlines and a command ends
 	// only at the client's own timeouts.
 	ContextTimeouts bool
@@ -47,13 +47,8 @@ func Client(t testing.TB, opts Options) *redis.Client {
 	if u == "" {
 		return nil
 	}
-	o, err := redis.ParseURL(u)
+	o, err := redisconn.ParseURL(u)
 	if err != nil {
-		// url.Error repeats the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		t.Fatalf("%s is not a Redis URL: %v", URLEnv, err)
 	}
 	o.ContextTimeoutEnabled = opts.ContextTimeouts

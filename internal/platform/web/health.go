@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,7 +20,8 @@ type Check struct {
 }
 
 // Health serves the liveness and readiness probes. Its fields are set before
-// serving and not changed after.
+// serving and not changed after; Drain marks it as shutting down. A Health is
+// used by pointer and not copied.
 type Health struct {
 	// Checks are what Readyz runs, all at once.
 	Checks []Check
@@ -29,7 +31,15 @@ type Health struct {
 	// Logger receives the details of failed checks. Nil means the request's
 	// logger (see Logger).
 	Logger *slog.Logger
+
+	draining atomic.Bool
 }
+
+// Drain makes Readyz answer 503 {"status":"draining"} from now on, at once
+// and without running the checks: the process is shutting down, and load
+// balancers should stop sending it requests while it still serves those that
+// reach it. Livez is not affected.
+func (h *Health) Drain() { h.draining.Store(true) }
 
 // Livez answers 200 {"status":"ok"} as long as the process serves HTTP. It
 // touches no dependency: a database outage must not get the process killed.
@@ -55,8 +65,14 @@ type checkResult struct {
 // {"status":"ok","checks":{"database":"ok"}} when all pass, 503
 // {"status":"unavailable","checks":{...}} otherwise, each check reported as
 // "ok", "failed" or "timeout". A check that ignores its context keeps running
-// in the background, but Readyz answers at the deadline regardless.
+// in the background, but Readyz answers at the deadline regardless. After
+// Drain it answers 503 {"status":"draining"}.
 func (h *Health) Readyz(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		w.Header().Set("Cache-Control", "no-store")
+		_ = JSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
 	timeout := h.Timeout
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout

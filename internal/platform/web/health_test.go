@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +94,28 @@ func TestLivezIgnoresChecks(t *testing.T) {
 	res, _ = do(t, srv.Client(), "GET", srv.URL+"/readyz", nil, "")
 	if res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("readyz = %d, want 503", res.StatusCode)
+	}
+}
+
+func TestReadyzAfterDrain(t *testing.T) {
+	t.Parallel()
+	var ran atomic.Int32
+	ok := func(context.Context) error { ran.Add(1); return nil }
+	h := &Health{Checks: []Check{{"database", ok}}}
+	srv := serveHealth(t, h)
+	if res, _ := do(t, srv.Client(), "GET", srv.URL+"/readyz", nil, ""); res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz before Drain = %d, want 200", res.StatusCode)
+	}
+	h.Drain()
+	ran.Store(0)
+	res, body := do(t, srv.Client(), "GET", srv.URL+"/readyz", nil, "")
+	if res.StatusCode != http.StatusServiceUnavailable || strings.TrimSpace(string(body)) != `{"status":"draining"}` {
+		t.Errorf("readyz after Drain = %d %s, want 503 {\"status\":\"draining\"}", res.StatusCode, body)
+	}
+	if n := ran.Load(); n != 0 {
+		t.Errorf("readyz ran %d checks while draining, want none", n)
+	}
+	if res, _ := do(t, srv.Client(), "GET", srv.URL+"/livez", nil, ""); res.StatusCode != http.StatusOK {
+		t.Errorf("livez after Drain = %d, want 200", res.StatusCode)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"emporium/internal/platform/observability"
 )
 
 // Defaults of ServerConfig's timeouts.
@@ -72,11 +74,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	logger = logger.With(slog.String("server", cfg.Name))
+	logger := observability.OrDefault(cfg.Logger).With(slog.String("server", cfg.Name))
 	s := &Server{cfg: cfg, logger: logger}
 	s.listeners = append(s.listeners,
 		s.newListener("public", cfg.PublicAddr, cfg.PublicListener, cfg.Public))
