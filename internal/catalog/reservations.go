@@ -3,10 +3,8 @@ package catalog
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -55,9 +53,7 @@ func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservatio
 		r = &Reservation{ID: in.ReservationID, Status: Held, Items: items, CreatedAt: now, UpdatedAt: now,
 			ExpiresAt: now.Add(time.Duration(in.TTLSeconds) * time.Second)}
 		// Claim the id first: a concurrent duplicate waits here, then fails and rereads.
-		_, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, status, expires_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $4)`, r.ID, Held, r.ExpiresAt, now)
-		if err != nil {
+		if err := insertReservation(ctx, tx, r); err != nil {
 			return err
 		}
 		if err := s.hold(ctx, tx, r, now); err != nil {
@@ -112,8 +108,7 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now ti
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_lines (reservation_id, product_id, quantity)
-			VALUES ($1, $2, $3)`, r.ID, l.ProductID, l.Quantity); err != nil {
+		if err := insertReservationLine(ctx, tx, r.ID, l); err != nil {
 			return err
 		}
 	}
@@ -157,19 +152,14 @@ func (s *Service) transition(ctx context.Context, id, from, to string, change fu
 	var r *Reservation
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		now := s.clock()
-		res, err := tx.ExecContext(ctx, `UPDATE reservations SET status = $3, updated_at = $4
-			WHERE id = $1 AND status = $2`, id, from, to, now)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		moved, err := setReservationStatus(ctx, tx, id, from, to, now)
 		if err != nil {
 			return err
 		}
 		if r, err = reservationByID(ctx, tx, id); err != nil {
 			return err
 		}
-		if n == 0 {
+		if !moved {
 			if r.Status == to {
 				return nil // done before
 			}
@@ -197,122 +187,4 @@ func (s *Service) Reservation(ctx context.Context, id string) (*Reservation, err
 		return nil, fmt.Errorf("reservation %s: %w", id, err)
 	}
 	return r, nil
-}
-
-// sweepBatch is how many expired holds one sweep releases at most.
-const sweepBatch = 100
-
-// SweepExpired releases holds whose time is up. Several replicas may sweep at
-// once: each release is a conditional transition, so a hold is released once,
-// and a commit that got there first wins.
-func (s *Service) SweepExpired(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM reservations WHERE status = $1 AND expires_at < $2
-		ORDER BY expires_at LIMIT $3`, Held, s.clock(), sweepBatch)
-	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("sweep: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	released := 0
-	for _, id := range ids {
-		r, err := s.release(ctx, id, "expired")
-		switch {
-		case errors.Is(err, ErrTransition):
-			continue // committed or released meanwhile
-		case err != nil:
-			return released, err
-		case r.Status == Released:
-			released++
-		}
-	}
-	if released > 0 {
-		s.log.InfoContext(ctx, "released expired reservations", slog.Int("count", released))
-	}
-	return released, nil
-}
-
-// sweeper runs SweepExpired every interval until ctx ends.
-func (s *Service) sweeper(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			for {
-				n, err := s.SweepExpired(ctx)
-				if err != nil {
-					return err
-				}
-				if n < sweepBatch {
-					break
-				}
-			}
-		}
-	}
-}
-
-func reservationByID(ctx context.Context, q querier, id string) (*Reservation, error) {
-	rows, err := q.QueryContext(ctx, `SELECT r.status, r.expires_at, r.created_at, r.updated_at,
-		l.product_id, l.quantity
-		FROM reservations r LEFT JOIN reservation_lines l ON l.reservation_id = r.id
-		WHERE r.id = $1 ORDER BY l.product_id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var r *Reservation
-	for rows.Next() {
-		if r == nil {
-			r = &Reservation{ID: id, Items: []Line{}}
-		}
-		var pid sql.NullString
-		var qty sql.NullInt64
-		if err := rows.Scan(&r.Status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt, &pid, &qty); err != nil {
-			return nil, err
-		}
-		if pid.Valid {
-			r.Items = append(r.Items, Line{ProductID: pid.String, Quantity: qty.Int64})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if r == nil {
-		return nil, ErrReservationGone
-	}
-	r.ExpiresAt, r.CreatedAt, r.UpdatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	return r, nil
-}
-
-func productStatuses(ctx context.Context, tx *sqldb.Tx, items []Line) (map[string]string, error) {
-	ids := make([]any, len(items))
-	for i, l := range items {
-		ids[i] = l.ProductID
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM products WHERE id IN ("+placeholders(1, len(ids))+")", ids...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, status string
-		if err := rows.Scan(&id, &status); err != nil {
-			return nil, err
-		}
-		out[id] = status
-	}
-	return out, rows.Err()
 }

@@ -122,20 +122,6 @@ func (s *Service) createProduct(ctx context.Context, in CreateProductRequest, st
 	return p, nil
 }
 
-// freeSlug returns base, or base-2, base-3… whichever no product has yet.
-func freeSlug(ctx context.Context, tx *sqldb.Tx, base string) (string, error) {
-	for n := 1; ; n++ {
-		slug := base
-		if n > 1 {
-			slug = base + "-" + itoa(int64(n))
-		}
-		taken, err := slugTaken(ctx, tx, slug)
-		if err != nil || !taken {
-			return slug, err
-		}
-	}
-}
-
 // UpdateProduct changes a product. When ifMatch is not empty, it must name
 // the current version (the part of the ETag before "-"), else ErrStale.
 // Concurrent updates without ifMatch queue and all apply, one after another.

@@ -173,6 +173,104 @@ func slugTaken(ctx context.Context, q querier, slug string) (bool, error) {
 	return rows.Next(), rows.Err()
 }
 
+// freeSlug returns base, or base-2, base-3… whichever no product has yet.
+func freeSlug(ctx context.Context, tx *sqldb.Tx, base string) (string, error) {
+	for n := 1; ; n++ {
+		slug := base
+		if n > 1 {
+			slug = base + "-" + itoa(int64(n))
+		}
+		taken, err := slugTaken(ctx, tx, slug)
+		if err != nil || !taken {
+			return slug, err
+		}
+	}
+}
+
+// productState is what tells whether a cached product is current.
+type productState struct{ version, available int64 }
+
+// productStates reads the version and availability of the known products among ids.
+func productStates(ctx context.Context, q querier, ids []string) (map[string]productState, error) {
+	rows, err := q.QueryContext(ctx, `SELECT p.id, p.version, COALESCE(i.on_hand - i.reserved, 0)
+		FROM products p LEFT JOIN inventory i ON i.product_id = p.id
+		WHERE p.id IN (`+placeholders(1, len(ids))+")", anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]productState, len(ids))
+	for rows.Next() {
+		var id string
+		var st productState
+		if err := rows.Scan(&id, &st.version, &st.available); err != nil {
+			return nil, err
+		}
+		out[id] = st
+	}
+	return out, rows.Err()
+}
+
+// countProducts counts the products of every status.
+func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n)
+	return n, err
+}
+
+// listProducts runs q and returns up to q.Limit+1 products, so the caller
+// knows whether there is a next page.
+func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + itoa(int64(len(args)))
+	}
+	var sql strings.Builder
+	if q.Category != "" {
+		// UNION, not UNION ALL: a category already in the set is not added
+		// again, so the walk ends even on a cycle of parent links.
+		sql.WriteString(`WITH RECURSIVE tree (id) AS (
+			SELECT id FROM categories WHERE slug = ` + arg(q.Category) + `
+			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `)
+	}
+	sql.WriteString("SELECT " + productColumns + productFrom + " WHERE 1 = 1")
+	if q.Status != "any" {
+		sql.WriteString(" AND p.status = " + arg(q.Status))
+	}
+	if q.Category != "" {
+		sql.WriteString(` AND p.id IN (SELECT pc.product_id FROM product_categories pc
+			WHERE pc.category_id IN (SELECT id FROM tree))`)
+	}
+	if q.Text != "" {
+		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(strings.ToLower(q.Text))+"%") + ` ESCAPE '\'`)
+	}
+	if q.MinPrice != nil {
+		sql.WriteString(" AND p.price_amount >= " + arg(*q.MinPrice))
+	}
+	if q.MaxPrice != nil {
+		sql.WriteString(" AND p.price_amount <= " + arg(*q.MaxPrice))
+	}
+	if q.InStock != nil {
+		if *q.InStock {
+			sql.WriteString(" AND COALESCE(i.on_hand - i.reserved, 0) > 0")
+		}
+	}
+	s := sorts[q.Sort]
+	if q.After != nil {
+		key, _ := s.arg(q.After)
+		k, id := arg(key), arg(q.After.ID)
+		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(s.after))
+	}
+	sql.WriteString(" ORDER BY " + s.order + " LIMIT " + arg(q.Limit+1))
+	return scanProducts(db.QueryContext(ctx, sql.String(), args...))
+}
+
+// escapeLike makes s match literally inside a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
 func searchText(p *Product) string { return strings.ToLower(p.Name + " " + p.Description) }
 
 func jsonText(v any) string {
