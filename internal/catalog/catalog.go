@@ -122,6 +122,14 @@ func checkText(v *errs.Validation, field, s string, min, max int) {
 	}
 }
 
+// maxPosition bounds a category's position either way: far more places than
+// any shelf has, and well inside the 32-bit integer PostgreSQL stores.
+const maxPosition = 1_000_000
+
+func checkPosition(v *errs.Validation, field string, position int) {
+	v.Check(position >= -maxPosition && position <= maxPosition, field, "must be from -1000000 to 1000000")
+}
+
 // maxPrice bounds a price: a million in major units of a two-decimal currency.
 const maxPrice = 100_000_000
 

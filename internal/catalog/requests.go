@@ -121,6 +121,7 @@ func (r *CategoryRequest) Validate() error {
 	r.Name = strings.TrimSpace(r.Name)
 	checkText(&v, "name", r.Name, 1, 100)
 	checkSlug(&v, "slug", r.Slug)
+	checkPosition(&v, "position", r.Position)
 	return v.Err()
 }
 
@@ -156,6 +157,7 @@ func (r *UpdateCategoryRequest) apply(c *Category) error {
 	}
 	if r.Position.Set && !r.Position.Null {
 		c.Position = r.Position.Value
+		checkPosition(&v, "position", c.Position)
 	}
 	return v.Err()
 }
