@@ -546,7 +546,10 @@ func TestUpdateProduct(t *testing.T) {
 		t.Run("if-match", func(t *testing.T) {
 			e := e.forT(t)
 			body := map[string]any{"name": "Stale Cup"}
-			for _, stale := range []string{`"1-0"`, `"3-0"`, `W/"1-0"`, `garbage`} {
+			// A weak tag never matches (RFC 9110's strong comparison), even of
+			// the current version.
+			for _, stale := range []string{`"1-0"`, `"3-0"`, `W/"1-0"`, `W/"2-0"`, `W/"2-0", W/"1-0"`,
+				`garbage`} {
 				r := e.patchProduct(before.ID, body, "If-Match", stale)
 				expect(t, r, http.StatusPreconditionFailed, "precondition_failed")
 			}
@@ -668,6 +671,27 @@ func TestArchiveProduct(t *testing.T) {
 		}
 		r := e.do("DELETE", "/api/v1/products/no-such-product", e.adminToken(), nil)
 		expect(t, r, http.StatusNotFound, "not_found")
+
+		t.Run("if-match", func(t *testing.T) {
+			e := e.forT(t)
+			c := e.createProduct("ARC-3", 900, 4) // version 1
+			del := func(ifMatch string) response {
+				return e.do("DELETE", "/api/v1/products/"+c.ID, e.adminToken(), nil, "If-Match", ifMatch)
+			}
+			for _, stale := range []string{`"2-4"`, `W/"1-4"`, `W/"1-4", "2-4"`, `garbage`} {
+				expect(t, del(stale), http.StatusPreconditionFailed, "precondition_failed")
+				if got := e.readProduct(c.ID, e.adminToken()); got.Status != StatusActive {
+					t.Fatalf("DELETE with If-Match %s archived it", stale)
+				}
+			}
+			expect(t, del(`"0-0", "1-0"`), http.StatusNoContent, "") // the version counts, not the stock
+			if got := e.readProduct(c.ID, e.adminToken()); got.Status != StatusArchived {
+				t.Fatalf("status %s after DELETE", got.Status)
+			}
+			expect(t, del(`"1-4"`), http.StatusPreconditionFailed, "precondition_failed") // now version 2
+			expect(t, del(`"2-4"`), http.StatusNoContent, "")
+			expect(t, del(`*`), http.StatusNoContent, "")
+		})
 	})
 }
 
