@@ -5,8 +5,10 @@
 package catalog
 
 import (
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,12 +145,12 @@ func checkAttributes(v *errs.Validation, field string, attrs map[string]string) 
 		v.Add(field, "may have at most 50 keys")
 		return
 	}
-	for k, val := range attrs {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) { // by key, the same order every time
 		if n := utf8.RuneCountInString(k); n < 1 || n > 50 {
 			v.Add(field, "keys must be 1 to 50 characters")
 			return
 		}
-		if utf8.RuneCountInString(val) > 500 {
+		if utf8.RuneCountInString(attrs[k]) > 500 {
 			v.Add(field+"."+k, "must be at most 500 characters")
 		}
 	}

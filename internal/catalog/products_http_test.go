@@ -632,6 +632,58 @@ func TestUpdateProduct(t *testing.T) {
 				t.Errorf("refused PATCHes moved the ETag from %s to %s", cur, got)
 			}
 		})
+
+		// The fields of a refusal come in one order, the same on every try,
+		// with attributes by key: not in a map's order. (The catalog adds them
+		// in the request's field order; the check leaves errs free to sort.)
+		t.Run("errors in a stable order", func(t *testing.T) {
+			e := e.forT(t)
+			long := strings.Repeat("v", 501)
+			attrs := map[string]string{"c": long, "a": long, "d": long, "b": long}
+			nulls := map[string]any{}
+			nullable := []string{"sku", "name", "price", "slug", "category_ids", "attributes", "images", "status"}
+			for _, f := range nullable {
+				nulls[f] = nil
+			}
+			for _, c := range []struct {
+				name   string
+				do     func() response
+				fields []string
+			}{
+				{"nulls", func() response { return e.patchProduct(before.ID, nulls) }, nullable},
+				{"attributes", func() response {
+					return e.patchProduct(before.ID, map[string]any{"attributes": attrs, "sku": "a b"})
+				}, []string{"sku", "attributes.a", "attributes.b", "attributes.c", "attributes.d"}},
+				{"create", func() response {
+					return e.do("POST", "/api/v1/products", e.adminToken(),
+						productBody("a b", 0, func(b map[string]any) { b["attributes"] = attrs }))
+				}, []string{"sku", "price.amount", "attributes.a", "attributes.b", "attributes.c",
+					"attributes.d"}},
+			} {
+				var first []string
+				for try := range 10 {
+					r := c.do()
+					expect(t, r, http.StatusUnprocessableEntity, "validation_failed")
+					_, got := r.problem(t)
+					if try == 0 {
+						first = got
+					}
+					if !slices.Equal(got, first) {
+						t.Fatalf("%s: fields %q, then %q", c.name, first, got)
+					}
+				}
+				if got, want := slices.Sorted(slices.Values(first)),
+					slices.Sorted(slices.Values(c.fields)); !slices.Equal(got, want) {
+					t.Errorf("%s: fields %q, want %q in some order", c.name, first, c.fields)
+				}
+				attrs := slices.DeleteFunc(slices.Clone(first), func(f string) bool {
+					return !strings.HasPrefix(f, "attributes.")
+				})
+				if !slices.IsSorted(attrs) {
+					t.Errorf("%s: attributes %q, want them by key", c.name, attrs)
+				}
+			}
+		})
 	})
 }
 

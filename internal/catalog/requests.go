@@ -60,10 +60,13 @@ type UpdateProductRequest struct {
 // apply changes p as the request says, validating what it sets.
 func (r *UpdateProductRequest) apply(p *Product, currency string) error {
 	var v errs.Validation
-	for name, o := range map[string]interface{ IsNull() bool }{"sku": r.SKU, "name": r.Name, "price": r.Price,
-		"slug": r.Slug, "category_ids": r.CategoryIDs, "attributes": r.Attributes, "images": r.Images,
-		"status": r.Status} {
-		v.Check(!o.IsNull(), name, "cannot be null")
+	// In the request's field order, so that the answer lists them the same way every time.
+	for _, f := range []struct {
+		name string
+		o    interface{ IsNull() bool }
+	}{{"sku", r.SKU}, {"name", r.Name}, {"price", r.Price}, {"slug", r.Slug}, {"category_ids", r.CategoryIDs},
+		{"attributes", r.Attributes}, {"images", r.Images}, {"status", r.Status}} {
+		v.Check(!f.o.IsNull(), f.name, "cannot be null")
 	}
 	if err := v.Err(); err != nil {
 		return err // a null would fail its field's rules too: report it once
