@@ -92,6 +92,9 @@ var (
 	ErrStale            = errs.New(errs.PreconditionFailed, "precondition_failed", "the product changed since it was read")
 	ErrReservationGone  = errs.New(errs.NotFound, "not_found", "no such reservation")
 	ErrTransition       = errs.New(errs.Conflict, "invalid_transition", "the reservation is not in a state that allows this")
+	ErrExpired          = errs.New(errs.Conflict, "reservation_expired", "the reservation expired before it was committed")
+	ErrMismatch         = errs.New(errs.Conflict, "reservation_mismatch",
+		"this reservation_id was used for other lines")
 )
 
 // insufficient is ErrInsufficient naming the short lines.

@@ -35,7 +35,12 @@ type Reservation struct {
 var errUnknownProduct = errs.Invalidf("items", "names a product that does not exist")
 
 // Reserve holds every line's quantity or none, for ttl. Repeating a
-// reservation id returns the reservation it made (created is false then).
+// reservation id with the same lines returns the reservation it made, as it
+// now stands (created is false then); with other lines it is ErrMismatch.
+// Lines are the same when they name the same products in the same
+// quantities, in any order (a request names each product once); the ttl is
+// not compared: the first one stands.
+//
 // Lines are taken in product id order, so concurrent multi-line reservations
 // wait for each other instead of deadlocking; each hold is one conditional
 // update, so no interleaving can oversell.
@@ -45,7 +50,7 @@ func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservatio
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		created = false
 		if r, err = reservationByID(ctx, tx, in.ReservationID); err == nil {
-			return nil // a repeat: the first outcome stands
+			return r.repeatedWith(items) // a repeat: the first outcome stands
 		} else if !errors.Is(err, ErrReservationGone) {
 			return err
 		}
@@ -63,13 +68,42 @@ func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservatio
 		return nil
 	})
 	if sqldb.IsUnique(err, "") {
-		r, err = s.Reservation(ctx, in.ReservationID)
-		return r, false, err
+		// A concurrent repeat claimed the id first and has committed.
+		if r, err = s.Reservation(ctx, in.ReservationID); err == nil {
+			err = r.repeatedWith(items)
+		}
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("reserve %s: %w", in.ReservationID, err)
 	}
 	return r, created, nil
+}
+
+// repeatedWith checks a repeat of r's reservation id that asks for items:
+// ErrMismatch unless they are r's lines, in any order.
+func (r *Reservation) repeatedWith(items []Line) error {
+	if !sameLines(r.Items, items) {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// sameLines reports whether two sets of lines name the same products in the
+// same quantities, in any order. Neither names a product twice.
+func sameLines(a, b []Line) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	qty := make(map[string]int64, len(a))
+	for _, l := range a {
+		qty[l.ProductID] = l.Quantity
+	}
+	for _, l := range b {
+		if q, ok := qty[l.ProductID]; !ok || q != l.Quantity {
+			return false
+		}
+	}
+	return true
 }
 
 // hold reserves every line of r, or reports every short one.
@@ -119,8 +153,12 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now ti
 }
 
 // Commit sells a held reservation: its units leave on_hand and reserved.
+// The hold's time is firm: after expires_at the commit is ErrExpired, whether
+// or not the sweeper has released the hold yet (a released one, too). A
+// reservation committed in time stays committed, and committing it again is
+// no error, expired or not.
 func (s *Service) Commit(ctx context.Context, id string) (*Reservation, error) {
-	return s.transition(ctx, id, Held, Committed, func(l Line) stockChange {
+	return s.transition(ctx, id, Held, Committed, true, func(l Line) stockChange {
 		return stockChange{onHand: -l.Quantity, reserved: -l.Quantity, reason: "committed"}
 	})
 }
@@ -131,14 +169,14 @@ func (s *Service) Release(ctx context.Context, id string) (*Reservation, error) 
 }
 
 func (s *Service) release(ctx context.Context, id, reason string) (*Reservation, error) {
-	return s.transition(ctx, id, Held, Released, func(l Line) stockChange {
+	return s.transition(ctx, id, Held, Released, false, func(l Line) stockChange {
 		return stockChange{reserved: -l.Quantity, reason: reason}
 	})
 }
 
 // Restock returns a committed reservation's units to on_hand.
 func (s *Service) Restock(ctx context.Context, id string) (*Reservation, error) {
-	return s.transition(ctx, id, Committed, Restocked, func(l Line) stockChange {
+	return s.transition(ctx, id, Committed, Restocked, false, func(l Line) stockChange {
 		return stockChange{onHand: l.Quantity, reason: "restocked"}
 	})
 }
@@ -147,8 +185,12 @@ func (s *Service) Restock(ctx context.Context, id string) (*Reservation, error) 
 // change to each line's stock, in one transaction. The status update is
 // conditional, so of two concurrent transitions (a commit and the sweeper's
 // release) exactly one happens. Repeating a transition that happened returns
-// the reservation; any other status is ErrTransition.
-func (s *Service) transition(ctx context.Context, id, from, to string, change func(Line) stockChange) (*Reservation, error) {
+// the reservation; any other status is ErrTransition. A firm transition is
+// refused after the hold's expires_at (ErrExpired) unless it happened before;
+// at expires_at itself it is still in time, as the sweeper only releases
+// holds whose expires_at has passed.
+func (s *Service) transition(ctx context.Context, id, from, to string, firm bool,
+	change func(Line) stockChange) (*Reservation, error) {
 	var r *Reservation
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		now := s.clock()
@@ -159,10 +201,13 @@ func (s *Service) transition(ctx context.Context, id, from, to string, change fu
 		if r, err = reservationByID(ctx, tx, id); err != nil {
 			return err
 		}
-		if !moved {
-			if r.Status == to {
-				return nil // done before
-			}
+		expired := firm && now.After(r.ExpiresAt)
+		switch {
+		case !moved && r.Status == to:
+			return nil // done before
+		case expired && (moved || r.Status == Held || r.Status == Released):
+			return ErrExpired // rolls the status back when moved
+		case !moved:
 			return ErrTransition
 		}
 		for _, l := range r.Items {
