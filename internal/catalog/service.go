@@ -27,6 +27,7 @@ type Service struct {
 	now      func() time.Time
 
 	sweepEvery time.Duration
+	sweepBatch int // expired holds read at a time
 }
 
 // clock returns the time to store: UTC, in microseconds, which both

@@ -194,22 +194,36 @@ func productStatuses(ctx context.Context, tx *sqldb.Tx, items []Line) (map[strin
 	return out, rows.Err()
 }
 
-// expiredHolds returns the ids of up to limit holds that expired before now,
-// the oldest first.
-func expiredHolds(ctx context.Context, q querier, now time.Time, limit int) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id FROM reservations WHERE status = $1 AND expires_at < $2
-		ORDER BY expires_at LIMIT $3`, Held, now, limit)
+// expiredHold is a hold whose time is up, and the sweeper's place in the
+// walk of them.
+type expiredHold struct {
+	id        string
+	expiresAt time.Time
+}
+
+// expiredHolds returns up to limit holds that expired before now, in expiry
+// order (then id), starting after the hold after when it is not nil.
+func expiredHolds(ctx context.Context, q querier, now time.Time, after *expiredHold,
+	limit int) ([]expiredHold, error) {
+	query := "SELECT id, expires_at FROM reservations WHERE status = $1 AND expires_at < $2"
+	args := []any{Held, now, limit}
+	if after != nil {
+		query += " AND (expires_at > $4 OR (expires_at = $4 AND id > $5))"
+		args = append(args, after.expiresAt, after.id)
+	}
+	rows, err := q.QueryContext(ctx, query+" ORDER BY expires_at, id LIMIT $3", args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []string
+	var holds []expiredHold
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var h expiredHold
+		if err := rows.Scan(&h.id, &h.expiresAt); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		h.expiresAt = h.expiresAt.UTC()
+		holds = append(holds, h)
 	}
-	return ids, rows.Err()
+	return holds, rows.Err()
 }
