@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"emporium/internal/platform/sqldb"
@@ -13,6 +14,7 @@ import (
 // querier is what both *sqldb.DB (reads) and *sqldb.Tx offer.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	Dialect() sqldb.Dialect
 }
 
 const productColumns = `p.id, p.sku, p.slug, p.name, p.description, p.price_amount, p.price_currency,
@@ -163,28 +165,58 @@ func productConflict(err error) error {
 	return err
 }
 
-// slugTaken reports whether a product already uses slug.
-func slugTaken(ctx context.Context, q querier, slug string) (bool, error) {
-	rows, err := q.QueryContext(ctx, "SELECT 1 FROM products WHERE slug = $1", slug)
+// freeSlug returns base, or base-2, base-3…: the first that no product has
+// yet. One query reads base and every slug that starts with "base-", as a
+// range of the slug index in byte order ('.' follows '-'), so it costs one
+// index lookup when base is free, whatever the number of products; Go picks
+// the suffixes out. A product that takes the slug before the caller's insert
+// makes that insert fail on the unique slug: the caller looks again.
+func freeSlug(ctx context.Context, q querier, base string) (string, error) {
+	query := "SELECT slug FROM products WHERE slug = $1 OR (slug >= $2 AND slug < $3)"
+	if q.Dialect() == sqldb.Postgres {
+		// The byte-order operators of the text_pattern_ops index: >= and <
+		// follow the database's collation, which may not order by bytes.
+		query = "SELECT slug FROM products WHERE slug = $1 OR (slug ~>=~ $2 AND slug ~<~ $3)"
+	}
+	rows, err := q.QueryContext(ctx, query, base, base+"-", base+".")
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer rows.Close()
-	return rows.Next(), rows.Err()
-}
-
-// freeSlug returns base, or base-2, base-3… whichever no product has yet.
-func freeSlug(ctx context.Context, tx *sqldb.Tx, base string) (string, error) {
-	for n := 1; ; n++ {
-		slug := base
-		if n > 1 {
-			slug = base + "-" + itoa(int64(n))
+	taken := map[int]bool{}
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return "", err
 		}
-		taken, err := slugTaken(ctx, tx, slug)
-		if err != nil || !taken {
-			return slug, err
+		if slug == base {
+			taken[1] = true
+		} else if n, ok := slugSuffix(slug, base); ok {
+			taken[n] = true
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	n := 1
+	for taken[n] {
+		n++
+	}
+	if n == 1 {
+		return base, nil
+	}
+	return base + "-" + strconv.Itoa(n), nil
+}
+
+// slugSuffix returns n when slug is base-n, for an n of 2 or more written
+// as freeSlug writes it (no sign, no leading zero).
+func slugSuffix(slug, base string) (int, bool) {
+	rest, ok := strings.CutPrefix(slug, base+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 2 && strconv.Itoa(n) == rest
 }
 
 // productState is what tells whether a cached product is current.
