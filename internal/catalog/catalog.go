@@ -5,8 +5,10 @@
 package catalog
 
 import (
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,6 +92,9 @@ var (
 	ErrStale            = errs.New(errs.PreconditionFailed, "precondition_failed", "the product changed since it was read")
 	ErrReservationGone  = errs.New(errs.NotFound, "not_found", "no such reservation")
 	ErrTransition       = errs.New(errs.Conflict, "invalid_transition", "the reservation is not in a state that allows this")
+	ErrExpired          = errs.New(errs.Conflict, "reservation_expired", "the reservation expired before it was committed")
+	ErrMismatch         = errs.New(errs.Conflict, "reservation_mismatch",
+		"this reservation_id was used for other lines")
 )
 
 // insufficient is ErrInsufficient naming the short lines.
@@ -97,18 +102,28 @@ func insufficient(lines []ShortLine) error {
 	return ErrInsufficient.With(map[string]any{"lines": lines})
 }
 
+// slugLetters are what a slug is made of, with the marks that follow them:
+// lower-case and caseless letters, and decimal digits.
+var slugLetters = []*unicode.RangeTable{unicode.Ll, unicode.Lm, unicode.Lo, unicode.Nd}
+
 var (
-	skuPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	skuPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	// slugPattern is the OpenAPI document's Slug pattern.
+	slugPattern = regexp.MustCompile(`^[\p{Ll}\p{Lm}\p{Lo}\p{Nd}][\p{Ll}\p{Lm}\p{Lo}\p{Nd}\p{M}]*` +
+		`(-[\p{Ll}\p{Lm}\p{Lo}\p{Nd}][\p{Ll}\p{Lm}\p{Lo}\p{Nd}\p{M}]*)*$`)
 )
 
 func checkSKU(v *errs.Validation, field, sku string) {
 	v.Check(skuPattern.MatchString(sku), field, "must be 1 to 64 letters, digits, '.', '_' or '-'")
 }
 
+// checkSlug checks a slug: 1 to 100 characters, runs of lower-case or
+// caseless letters (each with its marks) and digits with single hyphens
+// between them, in NFC — so that one slug has one spelling. Every slug
+// Slugify derives passes.
 func checkSlug(v *errs.Validation, field, slug string) {
-	v.Check(len(slug) <= 100 && slugPattern.MatchString(slug), field,
-		"must be 1 to 100 lower-case letters and digits, with single hyphens between")
+	v.Check(utf8.RuneCountInString(slug) <= 100 && slugPattern.MatchString(slug) && norm.NFC.IsNormalString(slug),
+		field, "must be 1 to 100 lower-case letters and digits (in Unicode NFC), with single hyphens between")
 }
 
 func checkText(v *errs.Validation, field, s string, min, max int) {
@@ -120,6 +135,14 @@ func checkText(v *errs.Validation, field, s string, min, max int) {
 			v.Add(field, "must be at most "+itoa(int64(max))+" characters")
 		}
 	}
+}
+
+// maxPosition bounds a category's position either way: far more places than
+// any shelf has, and well inside the 32-bit integer PostgreSQL stores.
+const maxPosition = 1_000_000
+
+func checkPosition(v *errs.Validation, field string, position int) {
+	v.Check(position >= -maxPosition && position <= maxPosition, field, "must be from -1000000 to 1000000")
 }
 
 // maxPrice bounds a price: a million in major units of a two-decimal currency.
@@ -135,12 +158,12 @@ func checkAttributes(v *errs.Validation, field string, attrs map[string]string) 
 		v.Add(field, "may have at most 50 keys")
 		return
 	}
-	for k, val := range attrs {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) { // by key, the same order every time
 		if n := utf8.RuneCountInString(k); n < 1 || n > 50 {
 			v.Add(field, "keys must be 1 to 50 characters")
 			return
 		}
-		if utf8.RuneCountInString(val) > 500 {
+		if utf8.RuneCountInString(attrs[k]) > 500 {
 			v.Add(field+"."+k, "must be at most 500 characters")
 		}
 	}
@@ -165,27 +188,40 @@ func checkStatus(v *errs.Validation, field, status string) {
 		`must be "draft", "active" or "archived"`)
 }
 
-// Slugify derives a slug from a name: lower-case ASCII letters and digits,
-// accents dropped ("Crème brûlée" → "creme-brulee"), every other run of
-// characters one hyphen.
+// Slugify derives a slug from a name: its letters and digits, lower-cased,
+// every other run of characters one hyphen, at most 90 characters; "product"
+// when nothing is left. Compatibility forms are unfolded first (NFKD: "ﬁ" is
+// "fi", "①" is "1", full-width letters are ASCII). Latin letters lose their
+// accents ("Crème brûlée" → "creme-brulee"); letters of other scripts keep
+// their marks, since there a mark often makes another letter (Russian й is
+// not и) or is a vowel ("Чай зелёный" → "чай-зелёный", "日本語" → "日本語").
+// The result is in NFC, and passes checkSlug.
 func Slugify(name string) string {
 	var b strings.Builder
-	dash := false
-	for _, r := range norm.NFD.String(strings.ToLower(name)) {
-		if unicode.Is(unicode.Mn, r) {
-			continue // a combining accent of the letter before
+	dash := false  // a hyphen is due before the next letter
+	marks := false // the last rune written is a letter whose marks are kept
+	for _, r := range norm.NFKD.String(name) {
+		if unicode.Is(unicode.M, r) {
+			if marks {
+				b.WriteRune(r)
+			}
+			continue
 		}
-		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
+		if lower := unicode.ToLower(r); unicode.In(lower, slugLetters...) {
+			if dash {
+				b.WriteByte('-')
+				dash = false
+			}
+			b.WriteRune(lower)
+			marks = unicode.IsLetter(lower) && !unicode.Is(unicode.Latin, lower)
+			continue
 		}
+		// Anything else separates, upper-case letters with no lower case too.
+		dash, marks = b.Len() > 0, false
 	}
-	s := strings.TrimSuffix(b.String(), "-")
-	if len(s) > 90 {
-		s = strings.TrimSuffix(s[:90], "-")
+	s := norm.NFC.String(b.String())
+	if runes := []rune(s); len(runes) > 90 {
+		s = norm.NFC.String(strings.TrimRight(string(runes[:90]), "-"))
 	}
 	if s == "" {
 		s = "product"

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -259,5 +260,33 @@ func TestCategoryFilterFollowsTheTree(t *testing.T) {
 		change(home.ID, map[string]any{"parent_id": garden.ID})
 		listed(t, "yard", mug.ID, rake.ID, both.ID)
 		listed(t, "home", both.ID)
+	})
+}
+
+// TestCategoryPositionRange: a position from -1000000 to 1000000 is kept; one
+// outside, even past what the database's integer holds, is a 422 naming
+// position on either database, on creation and on change, and changes nothing.
+func TestCategoryPositionRange(t *testing.T) {
+	t.Parallel()
+	type obj = map[string]any
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := start(t, dbURL, nil)
+		low := e.newCategory("Low", "low", "", -1_000_000)
+		high := e.newCategory("High", "high", "", 1_000_000)
+		if low.Position != -1_000_000 || high.Position != 1_000_000 {
+			t.Errorf("positions %d and %d, want -1000000 and 1000000", low.Position, high.Position)
+		}
+		const want = "low high"
+		for _, pos := range []int64{1_000_001, -1_000_001, 1 << 31, -(1 << 31) - 1, 1 << 40} {
+			t.Run(fmt.Sprint(pos), func(t *testing.T) {
+				e := e.forT(t)
+				expectInvalid(t, e.do("POST", "/api/v1/categories", e.adminToken(),
+					obj{"name": "Out", "slug": "out", "position": pos}), "position")
+				expectInvalid(t, e.patchCategory(low.ID, obj{"position": pos}), "position")
+				if got := treeShape(e.treeOverHTTP()); got != want {
+					t.Errorf("tree %s, want %s", got, want)
+				}
+			})
+		}
 	})
 }

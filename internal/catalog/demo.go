@@ -16,8 +16,8 @@ var demoCatalog []byte
 // LoadDemo imports the demo catalog into a catalog that has no products yet,
 // and reports how many products it added (0 when there were some).
 func (s *Service) LoadDemo(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n); err != nil {
+	n, err := countProducts(ctx, s.db)
+	if err != nil {
 		return 0, err
 	}
 	if n > 0 {

@@ -107,7 +107,7 @@ func (h *Handler) updateProduct(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) archiveProduct(w http.ResponseWriter, r *http.Request) error {
-	if err := h.svc.ArchiveProduct(r.Context(), r.PathValue("id")); err != nil {
+	if err := h.svc.ArchiveProduct(r.Context(), r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
 		return err
 	}
 	return web.NoContent(w)

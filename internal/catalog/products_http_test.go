@@ -546,7 +546,10 @@ func TestUpdateProduct(t *testing.T) {
 		t.Run("if-match", func(t *testing.T) {
 			e := e.forT(t)
 			body := map[string]any{"name": "Stale Cup"}
-			for _, stale := range []string{`"1-0"`, `"3-0"`, `W/"1-0"`, `garbage`} {
+			// A weak tag never matches (RFC 9110's strong comparison), even of
+			// the current version.
+			for _, stale := range []string{`"1-0"`, `"3-0"`, `W/"1-0"`, `W/"2-0"`, `W/"2-0", W/"1-0"`,
+				`garbage`} {
 				r := e.patchProduct(before.ID, body, "If-Match", stale)
 				expect(t, r, http.StatusPreconditionFailed, "precondition_failed")
 			}
@@ -629,6 +632,58 @@ func TestUpdateProduct(t *testing.T) {
 				t.Errorf("refused PATCHes moved the ETag from %s to %s", cur, got)
 			}
 		})
+
+		// The fields of a refusal come in one order, the same on every try,
+		// with attributes by key: not in a map's order. (The catalog adds them
+		// in the request's field order; the check leaves errs free to sort.)
+		t.Run("errors in a stable order", func(t *testing.T) {
+			e := e.forT(t)
+			long := strings.Repeat("v", 501)
+			attrs := map[string]string{"c": long, "a": long, "d": long, "b": long}
+			nulls := map[string]any{}
+			nullable := []string{"sku", "name", "price", "slug", "category_ids", "attributes", "images", "status"}
+			for _, f := range nullable {
+				nulls[f] = nil
+			}
+			for _, c := range []struct {
+				name   string
+				do     func() response
+				fields []string
+			}{
+				{"nulls", func() response { return e.patchProduct(before.ID, nulls) }, nullable},
+				{"attributes", func() response {
+					return e.patchProduct(before.ID, map[string]any{"attributes": attrs, "sku": "a b"})
+				}, []string{"sku", "attributes.a", "attributes.b", "attributes.c", "attributes.d"}},
+				{"create", func() response {
+					return e.do("POST", "/api/v1/products", e.adminToken(),
+						productBody("a b", 0, func(b map[string]any) { b["attributes"] = attrs }))
+				}, []string{"sku", "price.amount", "attributes.a", "attributes.b", "attributes.c",
+					"attributes.d"}},
+			} {
+				var first []string
+				for try := range 10 {
+					r := c.do()
+					expect(t, r, http.StatusUnprocessableEntity, "validation_failed")
+					_, got := r.problem(t)
+					if try == 0 {
+						first = got
+					}
+					if !slices.Equal(got, first) {
+						t.Fatalf("%s: fields %q, then %q", c.name, first, got)
+					}
+				}
+				if got, want := slices.Sorted(slices.Values(first)),
+					slices.Sorted(slices.Values(c.fields)); !slices.Equal(got, want) {
+					t.Errorf("%s: fields %q, want %q in some order", c.name, first, c.fields)
+				}
+				attrs := slices.DeleteFunc(slices.Clone(first), func(f string) bool {
+					return !strings.HasPrefix(f, "attributes.")
+				})
+				if !slices.IsSorted(attrs) {
+					t.Errorf("%s: attributes %q, want them by key", c.name, attrs)
+				}
+			}
+		})
 	})
 }
 
@@ -668,6 +723,27 @@ func TestArchiveProduct(t *testing.T) {
 		}
 		r := e.do("DELETE", "/api/v1/products/no-such-product", e.adminToken(), nil)
 		expect(t, r, http.StatusNotFound, "not_found")
+
+		t.Run("if-match", func(t *testing.T) {
+			e := e.forT(t)
+			c := e.createProduct("ARC-3", 900, 4) // version 1
+			del := func(ifMatch string) response {
+				return e.do("DELETE", "/api/v1/products/"+c.ID, e.adminToken(), nil, "If-Match", ifMatch)
+			}
+			for _, stale := range []string{`"2-4"`, `W/"1-4"`, `W/"1-4", "2-4"`, `garbage`} {
+				expect(t, del(stale), http.StatusPreconditionFailed, "precondition_failed")
+				if got := e.readProduct(c.ID, e.adminToken()); got.Status != StatusActive {
+					t.Fatalf("DELETE with If-Match %s archived it", stale)
+				}
+			}
+			expect(t, del(`"0-0", "1-0"`), http.StatusNoContent, "") // the version counts, not the stock
+			if got := e.readProduct(c.ID, e.adminToken()); got.Status != StatusArchived {
+				t.Fatalf("status %s after DELETE", got.Status)
+			}
+			expect(t, del(`"1-4"`), http.StatusPreconditionFailed, "precondition_failed") // now version 2
+			expect(t, del(`"2-4"`), http.StatusNoContent, "")
+			expect(t, del(`*`), http.StatusNoContent, "")
+		})
 	})
 }
 

@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"context"
 	"net/url"
 	"strconv"
 	"strings"
@@ -145,57 +144,4 @@ func (q Query) key() string {
 		b.WriteString(web.Cursor(q.After))
 	}
 	return b.String()
-}
-
-// listProducts runs q and returns up to q.Limit+1 products, so the caller
-// knows whether there is a next page.
-func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + itoa(int64(len(args)))
-	}
-	var sql strings.Builder
-	if q.Category != "" {
-		// UNION, not UNION ALL: a category already in the set is not added
-		// again, so the walk ends even on a cycle of parent links.
-		sql.WriteString(`WITH RECURSIVE tree (id) AS (
-			SELECT id FROM categories WHERE slug = ` + arg(q.Category) + `
-			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `)
-	}
-	sql.WriteString("SELECT " + productColumns + productFrom + " WHERE 1 = 1")
-	if q.Status != "any" {
-		sql.WriteString(" AND p.status = " + arg(q.Status))
-	}
-	if q.Category != "" {
-		sql.WriteString(` AND p.id IN (SELECT pc.product_id FROM product_categories pc
-			WHERE pc.category_id IN (SELECT id FROM tree))`)
-	}
-	if q.Text != "" {
-		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(strings.ToLower(q.Text))+"%") + ` ESCAPE '\'`)
-	}
-	if q.MinPrice != nil {
-		sql.WriteString(" AND p.price_amount >= " + arg(*q.MinPrice))
-	}
-	if q.MaxPrice != nil {
-		sql.WriteString(" AND p.price_amount <= " + arg(*q.MaxPrice))
-	}
-	if q.InStock != nil {
-		if *q.InStock {
-			sql.WriteString(" AND COALESCE(i.on_hand - i.reserved, 0) > 0")
-		}
-	}
-	s := sorts[q.Sort]
-	if q.After != nil {
-		key, _ := s.arg(q.After)
-		k, id := arg(key), arg(q.After.ID)
-		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(s.after))
-	}
-	sql.WriteString(" ORDER BY " + s.order + " LIMIT " + arg(q.Limit+1))
-	return scanProducts(db.QueryContext(ctx, sql.String(), args...))
-}
-
-// escapeLike makes s match literally inside a LIKE pattern.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -177,24 +177,8 @@ func (c *readCache) refresh(ctx context.Context, ps ...*Product) (stale bool, er
 	for i, p := range ps {
 		ids[i] = p.ID
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT p.id, p.version, COALESCE(i.on_hand - i.reserved, 0)
-		FROM products p LEFT JOIN inventory i ON i.product_id = p.id
-		WHERE p.id IN (`+placeholders(1, len(ids))+")", anys(ids)...)
+	now, err := productStates(ctx, c.db, ids)
 	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	type state struct{ version, available int64 }
-	now := make(map[string]state, len(ids))
-	for rows.Next() {
-		var id string
-		var st state
-		if err := rows.Scan(&id, &st.version, &st.available); err != nil {
-			return false, err
-		}
-		now[id] = st
-	}
-	if err := rows.Err(); err != nil {
 		return false, err
 	}
 	for _, p := range ps {

@@ -60,10 +60,13 @@ type UpdateProductRequest struct {
 // apply changes p as the request says, validating what it sets.
 func (r *UpdateProductRequest) apply(p *Product, currency string) error {
 	var v errs.Validation
-	for name, o := range map[string]interface{ IsNull() bool }{"sku": r.SKU, "name": r.Name, "price": r.Price,
-		"slug": r.Slug, "category_ids": r.CategoryIDs, "attributes": r.Attributes, "images": r.Images,
-		"status": r.Status} {
-		v.Check(!o.IsNull(), name, "cannot be null")
+	// In the request's field order, so that the answer lists them the same way every time.
+	for _, f := range []struct {
+		name string
+		o    interface{ IsNull() bool }
+	}{{"sku", r.SKU}, {"name", r.Name}, {"price", r.Price}, {"slug", r.Slug}, {"category_ids", r.CategoryIDs},
+		{"attributes", r.Attributes}, {"images", r.Images}, {"status", r.Status}} {
+		v.Check(!f.o.IsNull(), f.name, "cannot be null")
 	}
 	if err := v.Err(); err != nil {
 		return err // a null would fail its field's rules too: report it once
@@ -121,6 +124,7 @@ func (r *CategoryRequest) Validate() error {
 	r.Name = strings.TrimSpace(r.Name)
 	checkText(&v, "name", r.Name, 1, 100)
 	checkSlug(&v, "slug", r.Slug)
+	checkPosition(&v, "position", r.Position)
 	return v.Err()
 }
 
@@ -156,6 +160,7 @@ func (r *UpdateCategoryRequest) apply(c *Category) error {
 	}
 	if r.Position.Set && !r.Position.Null {
 		c.Position = r.Position.Value
+		checkPosition(&v, "position", c.Position)
 	}
 	return v.Err()
 }

@@ -3,10 +3,8 @@ package catalog
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -37,7 +35,12 @@ type Reservation struct {
 var errUnknownProduct = errs.Invalidf("items", "names a product that does not exist")
 
 // Reserve holds every line's quantity or none, for ttl. Repeating a
-// reservation id returns the reservation it made (created is false then).
+// reservation id with the same lines returns the reservation it made, as it
+// now stands (created is false then); with other lines it is ErrMismatch.
+// Lines are the same when they name the same products in the same
+// quantities, in any order (a request names each product once); the ttl is
+// not compared: the first one stands.
+//
 // Lines are taken in product id order, so concurrent multi-line reservations
 // wait for each other instead of deadlocking; each hold is one conditional
 // update, so no interleaving can oversell.
@@ -47,7 +50,7 @@ func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservatio
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		created = false
 		if r, err = reservationByID(ctx, tx, in.ReservationID); err == nil {
-			return nil // a repeat: the first outcome stands
+			return r.repeatedWith(items) // a repeat: the first outcome stands
 		} else if !errors.Is(err, ErrReservationGone) {
 			return err
 		}
@@ -55,9 +58,7 @@ func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservatio
 		r = &Reservation{ID: in.ReservationID, Status: Held, Items: items, CreatedAt: now, UpdatedAt: now,
 			ExpiresAt: now.Add(time.Duration(in.TTLSeconds) * time.Second)}
 		// Claim the id first: a concurrent duplicate waits here, then fails and rereads.
-		_, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, status, expires_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $4)`, r.ID, Held, r.ExpiresAt, now)
-		if err != nil {
+		if err := insertReservation(ctx, tx, r); err != nil {
 			return err
 		}
 		if err := s.hold(ctx, tx, r, now); err != nil {
@@ -67,13 +68,42 @@ func (s *Service) Reserve(ctx context.Context, in ReserveRequest) (r *Reservatio
 		return nil
 	})
 	if sqldb.IsUnique(err, "") {
-		r, err = s.Reservation(ctx, in.ReservationID)
-		return r, false, err
+		// A concurrent repeat claimed the id first and has committed.
+		if r, err = s.Reservation(ctx, in.ReservationID); err == nil {
+			err = r.repeatedWith(items)
+		}
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("reserve %s: %w", in.ReservationID, err)
 	}
 	return r, created, nil
+}
+
+// repeatedWith checks a repeat of r's reservation id that asks for items:
+// ErrMismatch unless they are r's lines, in any order.
+func (r *Reservation) repeatedWith(items []Line) error {
+	if !sameLines(r.Items, items) {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// sameLines reports whether two sets of lines name the same products in the
+// same quantities, in any order. Neither names a product twice.
+func sameLines(a, b []Line) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	qty := make(map[string]int64, len(a))
+	for _, l := range a {
+		qty[l.ProductID] = l.Quantity
+	}
+	for _, l := range b {
+		if q, ok := qty[l.ProductID]; !ok || q != l.Quantity {
+			return false
+		}
+	}
+	return true
 }
 
 // hold reserves every line of r, or reports every short one.
@@ -112,8 +142,7 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now ti
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reservation_lines (reservation_id, product_id, quantity)
-			VALUES ($1, $2, $3)`, r.ID, l.ProductID, l.Quantity); err != nil {
+		if err := insertReservationLine(ctx, tx, r.ID, l); err != nil {
 			return err
 		}
 	}
@@ -124,8 +153,12 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now ti
 }
 
 // Commit sells a held reservation: its units leave on_hand and reserved.
+// The hold's time is firm: after expires_at the commit is ErrExpired, whether
+// or not the sweeper has released the hold yet (a released one, too). A
+// reservation committed in time stays committed, and committing it again is
+// no error, expired or not.
 func (s *Service) Commit(ctx context.Context, id string) (*Reservation, error) {
-	return s.transition(ctx, id, Held, Committed, func(l Line) stockChange {
+	return s.transition(ctx, id, Held, Committed, true, func(l Line) stockChange {
 		return stockChange{onHand: -l.Quantity, reserved: -l.Quantity, reason: "committed"}
 	})
 }
@@ -136,14 +169,14 @@ func (s *Service) Release(ctx context.Context, id string) (*Reservation, error) 
 }
 
 func (s *Service) release(ctx context.Context, id, reason string) (*Reservation, error) {
-	return s.transition(ctx, id, Held, Released, func(l Line) stockChange {
+	return s.transition(ctx, id, Held, Released, false, func(l Line) stockChange {
 		return stockChange{reserved: -l.Quantity, reason: reason}
 	})
 }
 
 // Restock returns a committed reservation's units to on_hand.
 func (s *Service) Restock(ctx context.Context, id string) (*Reservation, error) {
-	return s.transition(ctx, id, Committed, Restocked, func(l Line) stockChange {
+	return s.transition(ctx, id, Committed, Restocked, false, func(l Line) stockChange {
 		return stockChange{onHand: l.Quantity, reason: "restocked"}
 	})
 }
@@ -152,27 +185,29 @@ func (s *Service) Restock(ctx context.Context, id string) (*Reservation, error) 
 // change to each line's stock, in one transaction. The status update is
 // conditional, so of two concurrent transitions (a commit and the sweeper's
 // release) exactly one happens. Repeating a transition that happened returns
-// the reservation; any other status is ErrTransition.
-func (s *Service) transition(ctx context.Context, id, from, to string, change func(Line) stockChange) (*Reservation, error) {
+// the reservation; any other status is ErrTransition. A firm transition is
+// refused after the hold's expires_at (ErrExpired) unless it happened before;
+// at expires_at itself it is still in time, as the sweeper only releases
+// holds whose expires_at has passed.
+func (s *Service) transition(ctx context.Context, id, from, to string, firm bool,
+	change func(Line) stockChange) (*Reservation, error) {
 	var r *Reservation
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		now := s.clock()
-		res, err := tx.ExecContext(ctx, `UPDATE reservations SET status = $3, updated_at = $4
-			WHERE id = $1 AND status = $2`, id, from, to, now)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		moved, err := setReservationStatus(ctx, tx, id, from, to, now)
 		if err != nil {
 			return err
 		}
 		if r, err = reservationByID(ctx, tx, id); err != nil {
 			return err
 		}
-		if n == 0 {
-			if r.Status == to {
-				return nil // done before
-			}
+		expired := firm && now.After(r.ExpiresAt)
+		switch {
+		case !moved && r.Status == to:
+			return nil // done before
+		case expired && (moved || r.Status == Held || r.Status == Released):
+			return ErrExpired // rolls the status back when moved
+		case !moved:
 			return ErrTransition
 		}
 		for _, l := range r.Items {
@@ -197,122 +232,4 @@ func (s *Service) Reservation(ctx context.Context, id string) (*Reservation, err
 		return nil, fmt.Errorf("reservation %s: %w", id, err)
 	}
 	return r, nil
-}
-
-// sweepBatch is how many expired holds one sweep releases at most.
-const sweepBatch = 100
-
-// SweepExpired releases holds whose time is up. Several replicas may sweep at
-// once: each release is a conditional transition, so a hold is released once,
-// and a commit that got there first wins.
-func (s *Service) SweepExpired(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM reservations WHERE status = $1 AND expires_at < $2
-		ORDER BY expires_at LIMIT $3`, Held, s.clock(), sweepBatch)
-	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("sweep: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	released := 0
-	for _, id := range ids {
-		r, err := s.release(ctx, id, "expired")
-		switch {
-		case errors.Is(err, ErrTransition):
-			continue // committed or released meanwhile
-		case err != nil:
-			return released, err
-		case r.Status == Released:
-			released++
-		}
-	}
-	if released > 0 {
-		s.log.InfoContext(ctx, "released expired reservations", slog.Int("count", released))
-	}
-	return released, nil
-}
-
-// sweeper runs SweepExpired every interval until ctx ends.
-func (s *Service) sweeper(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			for {
-				n, err := s.SweepExpired(ctx)
-				if err != nil {
-					return err
-				}
-				if n < sweepBatch {
-					break
-				}
-			}
-		}
-	}
-}
-
-func reservationByID(ctx context.Context, q querier, id string) (*Reservation, error) {
-	rows, err := q.QueryContext(ctx, `SELECT r.status, r.expires_at, r.created_at, r.updated_at,
-		l.product_id, l.quantity
-		FROM reservations r LEFT JOIN reservation_lines l ON l.reservation_id = r.id
-		WHERE r.id = $1 ORDER BY l.product_id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var r *Reservation
-	for rows.Next() {
-		if r == nil {
-			r = &Reservation{ID: id, Items: []Line{}}
-		}
-		var pid sql.NullString
-		var qty sql.NullInt64
-		if err := rows.Scan(&r.Status, &r.ExpiresAt, &r.CreatedAt, &r.UpdatedAt, &pid, &qty); err != nil {
-			return nil, err
-		}
-		if pid.Valid {
-			r.Items = append(r.Items, Line{ProductID: pid.String, Quantity: qty.Int64})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if r == nil {
-		return nil, ErrReservationGone
-	}
-	r.ExpiresAt, r.CreatedAt, r.UpdatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	return r, nil
-}
-
-func productStatuses(ctx context.Context, tx *sqldb.Tx, items []Line) (map[string]string, error) {
-	ids := make([]any, len(items))
-	for i, l := range items {
-		ids[i] = l.ProductID
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, status FROM products WHERE id IN ("+placeholders(1, len(ids))+")", ids...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, status string
-		if err := rows.Scan(&id, &status); err != nil {
-			return nil, err
-		}
-		out[id] = status
-	}
-	return out, rows.Err()
 }

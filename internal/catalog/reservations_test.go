@@ -306,8 +306,18 @@ func TestReservationLifecycle(t *testing.T) {
 				[]ledgerRow{row("reserved", "r1", 0, 3)}, []ledgerRow{row("reserved", "r1", 0, 2)}},
 			{"reserve again", "POST", "/internal/reservations", r1, 200, "", Held, stock(10, 3), stock(4, 2),
 				nil, nil},
-			{"reserve again with another body", "POST", "/internal/reservations",
-				reserveBody("r1", 5, Line{a.ID, 1}), 200, "", Held, stock(10, 3), stock(4, 2), nil, nil},
+			{"reserve again, lines in another order, another ttl", "POST", "/internal/reservations",
+				reserveBody("r1", 5, Line{a.ID, 3}, Line{b.ID, 2}), 200, "", Held, stock(10, 3), stock(4, 2),
+				nil, nil},
+			{"reserve again with other lines", "POST", "/internal/reservations",
+				reserveBody("r1", 600, Line{a.ID, 1}), 409, "reservation_mismatch", "", stock(10, 3),
+				stock(4, 2), nil, nil},
+			{"reserve again with another quantity", "POST", "/internal/reservations",
+				reserveBody("r1", 600, Line{b.ID, 2}, Line{a.ID, 4}), 409, "reservation_mismatch", "",
+				stock(10, 3), stock(4, 2), nil, nil},
+			{"reserve again with a line less", "POST", "/internal/reservations",
+				reserveBody("r1", 600, Line{b.ID, 2}), 409, "reservation_mismatch", "", stock(10, 3),
+				stock(4, 2), nil, nil},
 			{"read", "GET", "/internal/reservations/r1", nil, 200, "", Held, stock(10, 3), stock(4, 2),
 				nil, nil},
 			{"restock a held one", "POST", "/internal/reservations/r1/restock", nil, 409,
@@ -318,6 +328,9 @@ func TestReservationLifecycle(t *testing.T) {
 			{"commit again", "POST", "/internal/reservations/r1/commit", nil, 200, "", Committed,
 				stock(7, 0), stock(2, 0), nil, nil},
 			{"reserve after commit", "POST", "/internal/reservations", r1, 200, "", Committed,
+				stock(7, 0), stock(2, 0), nil, nil},
+			{"reserve after commit with other lines", "POST", "/internal/reservations",
+				reserveBody("r1", 600, Line{b.ID, 1}, Line{a.ID, 3}), 409, "reservation_mismatch", "",
 				stock(7, 0), stock(2, 0), nil, nil},
 			{"release after commit", "POST", "/internal/reservations/r1/release", nil, 409,
 				"invalid_transition", "", stock(7, 0), stock(2, 0), nil, nil},
@@ -374,7 +387,7 @@ func TestReservationLifecycle(t *testing.T) {
 			if st.name == "reserve" {
 				first = r
 			}
-			if st.name == "reserve again" || st.name == "reserve again with another body" ||
+			if st.name == "reserve again" || st.name == "reserve again, lines in another order, another ttl" ||
 				st.name == "read" {
 				if !sameJSON(t, r.body, first.body) {
 					t.Errorf("%s answered %s, want the first answer %s", st.name, r.body, first.body)
@@ -458,7 +471,7 @@ func TestReservationExpires(t *testing.T) {
 			}
 		}
 		expect(t, e.call("POST", "/internal/reservations/short/commit", nil), http.StatusConflict,
-			"invalid_transition")
+			"reservation_expired")
 		r = e.call("POST", "/internal/reservations/short/release", nil)
 		expect(t, r, http.StatusOK, "")
 	})
@@ -530,7 +543,7 @@ func TestSweepExpiredClock(t *testing.T) {
 			}
 		}
 		expect(t, e.call("POST", "/internal/reservations/c60/commit", nil), http.StatusConflict,
-			"invalid_transition")
+			"reservation_expired")
 	})
 }
 
@@ -677,6 +690,137 @@ func TestReserveConcurrentRepeats(t *testing.T) {
 			if got := countReason(e.stockLedger(p.id), "reserved", "same"); got != 1 {
 				t.Errorf("%d reserved ledger rows, want 1", got)
 			}
+		}
+	})
+}
+
+// TestReserveConcurrentMismatch: repeats of one reservation id with two
+// different bodies arrive together. One body wins and is held once; every
+// repeat of the winner answers its reservation, every other body
+// 409 reservation_mismatch — also those that lose the race on the id's
+// unique key rather than finding the row (PostgreSQL).
+func TestReserveConcurrentMismatch(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := start(t, dbURL, nil)
+		a := e.createProduct("MIS-A", 1000, 10)
+		b := e.createProduct("MIS-B", 1000, 10)
+		bodies := [][]Line{{{a.ID, 3}, {b.ID, 1}}, {{a.ID, 2}}}
+		const n = 12
+		answers := make([]response, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				answers[i], errs[i] = e.tryCall("POST", "/internal/reservations",
+					reserveBody("mixed", 60, bodies[i%2]...))
+			})
+		}
+		waitOrFail(t, &wg, 30*time.Second, "the repeats finish")
+		var res Reservation
+		r := e.call("GET", "/internal/reservations/mixed", nil)
+		expect(t, r, http.StatusOK, "")
+		r.json(t, &res)
+		winner := slices.IndexFunc(bodies, func(ls []Line) bool { return holdsLines(ls, res.Items) })
+		if winner < 0 {
+			t.Fatalf("held %v, neither body", res.Items)
+		}
+		created := 0
+		for i, r := range answers {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			switch {
+			case i%2 != winner:
+				expect(t, r, http.StatusConflict, "reservation_mismatch")
+			case r.status == http.StatusCreated:
+				created++
+			default:
+				expect(t, r, http.StatusOK, "")
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d answers were 201, want 1", created)
+		}
+		for _, l := range res.Items {
+			if got := e.inventory(l.ProductID).Reserved; got != l.Quantity {
+				t.Errorf("%s: %d reserved, want %d", l.ProductID, got, l.Quantity)
+			}
+		}
+	})
+}
+
+// holdsLines reports whether two reservations' lines hold the same products
+// in the same quantities, in any order.
+func holdsLines(x, y []Line) bool {
+	cmp := func(a, b Line) int { return strings.Compare(a.ProductID, b.ProductID) }
+	return slices.Equal(slices.SortedFunc(slices.Values(x), cmp), slices.SortedFunc(slices.Values(y), cmp))
+}
+
+// TestCommitAfterExpiry: a hold's time is firm. Up to expires_at it commits;
+// after, committing it is 409 reservation_expired whether or not the sweeper
+// has released it yet, and changes nothing. A commit that happened in time
+// stays 200 on repeats after expiry; releasing after expiry is fine.
+func TestCommitAfterExpiry(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, dbURL string) {
+		clk := newManualClock()
+		e := start(t, dbURL, func(c *Config) { c.now = clk.Now; c.SweepInterval = time.Hour })
+		a := e.createProduct("FIRM-A", 1000, 10)
+		for _, id := range []string{"early", "edge", "late", "swept", "dropped"} {
+			expect(t, e.call("POST", "/internal/reservations", reserveBody(id, 60, Line{a.ID, 1})),
+				http.StatusCreated, "")
+		}
+		steps := []struct {
+			advance  time.Duration
+			verb, id string
+			status   int
+			code     string
+			after    string // the reservation's status afterwards
+		}{
+			{30 * time.Second, "commit", "early", 200, "", Committed},
+			{0, "release", "dropped", 200, "", Released},
+			{30 * time.Second, "commit", "edge", 200, "", Committed}, // at expires_at: still in time
+			{time.Microsecond, "commit", "late", 409, "reservation_expired", Held},
+			{0, "commit", "late", 409, "reservation_expired", Held},
+			{0, "commit", "early", 200, "", Committed},
+			{0, "commit", "edge", 200, "", Committed},
+			{0, "commit", "dropped", 409, "reservation_expired", Released},
+			{0, "release", "late", 200, "", Released},
+			{0, "release", "late", 200, "", Released},
+			{0, "commit", "late", 409, "reservation_expired", Released},
+			{0, "sweep", "swept", 0, "", Released},
+			{0, "commit", "swept", 409, "reservation_expired", Released},
+			{0, "restock", "early", 200, "", Restocked},
+			{0, "commit", "early", 409, "invalid_transition", Restocked},
+		}
+		for i, st := range steps {
+			clk.Advance(st.advance)
+			name := fmt.Sprintf("step %d: %s %s", i, st.verb, st.id)
+			if st.verb == "sweep" {
+				if _, err := e.svc.SweepExpired(context.Background()); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+			} else {
+				r := e.call("POST", "/internal/reservations/"+st.id+"/"+st.verb, nil)
+				if r.status != st.status {
+					t.Fatalf("%s: status %d, want %d: %s", name, r.status, st.status, r.body)
+				}
+				if st.code != "" {
+					expect(t, r, st.status, st.code)
+				}
+			}
+			if got := e.reservationStatus(st.id); got != st.after {
+				t.Errorf("%s: %s is %s, want %s", name, st.id, got, st.after)
+			}
+		}
+		// Sold: edge (early was restocked); nothing is held any more.
+		want := Inventory{ProductID: a.ID, OnHand: 9, Available: 9}
+		if got := e.inventory(a.ID); got != want {
+			t.Errorf("inventory %+v, want %+v", got, want)
+		}
+		if n := countReason(e.stockLedger(a.ID), "committed", "late"); n != 0 {
+			t.Errorf("%d committed ledger rows for the expired hold", n)
 		}
 	})
 }

@@ -27,6 +27,7 @@ type Service struct {
 	now      func() time.Time
 
 	sweepEvery time.Duration
+	sweepBatch int // expired holds read at a time
 }
 
 // clock returns the time to store: UTC, in microseconds, which both
@@ -122,20 +123,6 @@ func (s *Service) createProduct(ctx context.Context, in CreateProductRequest, st
 	return p, nil
 }
 
-// freeSlug returns base, or base-2, base-3… whichever no product has yet.
-func freeSlug(ctx context.Context, tx *sqldb.Tx, base string) (string, error) {
-	for n := 1; ; n++ {
-		slug := base
-		if n > 1 {
-			slug = base + "-" + itoa(int64(n))
-		}
-		taken, err := slugTaken(ctx, tx, slug)
-		if err != nil || !taken {
-			return slug, err
-		}
-	}
-}
-
 // UpdateProduct changes a product. When ifMatch is not empty, it must name
 // the current version (the part of the ETag before "-"), else ErrStale.
 // Concurrent updates without ifMatch queue and all apply, one after another.
@@ -173,12 +160,21 @@ func (s *Service) UpdateProduct(ctx context.Context, id, ifMatch string, in Upda
 }
 
 // ArchiveProduct takes a product off sale. Archiving twice changes nothing.
-func (s *Service) ArchiveProduct(ctx context.Context, id string) error {
+// When ifMatch is not empty, it must name the current version, as for
+// UpdateProduct, else ErrStale — also when the product is archived already.
+func (s *Service) ArchiveProduct(ctx context.Context, id, ifMatch string) error {
 	p, err := s.Product(ctx, id, true)
-	if err != nil || p.Status == StatusArchived {
+	if err != nil {
 		return err
 	}
-	_, err = s.UpdateProduct(ctx, id, "", UpdateProductRequest{Status: web.Optional[string]{Set: true, Value: StatusArchived}})
+	if p.Status == StatusArchived {
+		if ifMatch != "" && !etagMatchesVersion(ifMatch, p.Version) {
+			return fmt.Errorf("archive product %s: %w", id, ErrStale)
+		}
+		return nil
+	}
+	_, err = s.UpdateProduct(ctx, id, ifMatch,
+		UpdateProductRequest{Status: web.Optional[string]{Set: true, Value: StatusArchived}})
 	return err
 }
 
@@ -204,18 +200,4 @@ func announceProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
 // once tx commits.
 func (s *Service) invalidateOnCommit(tx *sqldb.Tx, productIDs ...string) {
 	tx.OnCommit(func() { s.cache.invalidate(context.Background(), productIDs...) })
-}
-
-// etagMatchesVersion reports whether an If-Match value names version: our
-// ETags are "<version>-<available>", and only the version counts for edits.
-func etagMatchesVersion(ifMatch string, version int64) bool {
-	if ifMatch == "*" {
-		return true
-	}
-	for _, tag := range splitETags(ifMatch) {
-		if v, _, ok := cutETag(tag); ok && v == itoa(version) {
-			return true
-		}
-	}
-	return false
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"emporium/internal/platform/sqldb"
@@ -13,6 +14,7 @@ import (
 // querier is what both *sqldb.DB (reads) and *sqldb.Tx offer.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	Dialect() sqldb.Dialect
 }
 
 const productColumns = `p.id, p.sku, p.slug, p.name, p.description, p.price_amount, p.price_currency,
@@ -163,14 +165,142 @@ func productConflict(err error) error {
 	return err
 }
 
-// slugTaken reports whether a product already uses slug.
-func slugTaken(ctx context.Context, q querier, slug string) (bool, error) {
-	rows, err := q.QueryContext(ctx, "SELECT 1 FROM products WHERE slug = $1", slug)
+// freeSlug returns base, or base-2, base-3…: the first that no product has
+// yet. One query reads base and every slug that starts with "base-", as a
+// range of the slug index in byte order ('.' follows '-'), so it costs one
+// index lookup when base is free, whatever the number of products; Go picks
+// the suffixes out. A product that takes the slug before the caller's insert
+// makes that insert fail on the unique slug: the caller looks again.
+func freeSlug(ctx context.Context, q querier, base string) (string, error) {
+	query := "SELECT slug FROM products WHERE slug = $1 OR (slug >= $2 AND slug < $3)"
+	if q.Dialect() == sqldb.Postgres {
+		// The byte-order operators of the text_pattern_ops index: >= and <
+		// follow the database's collation, which may not order by bytes.
+		query = "SELECT slug FROM products WHERE slug = $1 OR (slug ~>=~ $2 AND slug ~<~ $3)"
+	}
+	rows, err := q.QueryContext(ctx, query, base, base+"-", base+".")
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer rows.Close()
-	return rows.Next(), rows.Err()
+	taken := map[int]bool{}
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return "", err
+		}
+		if slug == base {
+			taken[1] = true
+		} else if n, ok := slugSuffix(slug, base); ok {
+			taken[n] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	n := 1
+	for taken[n] {
+		n++
+	}
+	if n == 1 {
+		return base, nil
+	}
+	return base + "-" + strconv.Itoa(n), nil
+}
+
+// slugSuffix returns n when slug is base-n, for an n of 2 or more written
+// as freeSlug writes it (no sign, no leading zero).
+func slugSuffix(slug, base string) (int, bool) {
+	rest, ok := strings.CutPrefix(slug, base+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 2 && strconv.Itoa(n) == rest
+}
+
+// productState is what tells whether a cached product is current.
+type productState struct{ version, available int64 }
+
+// productStates reads the version and availability of the known products among ids.
+func productStates(ctx context.Context, q querier, ids []string) (map[string]productState, error) {
+	rows, err := q.QueryContext(ctx, `SELECT p.id, p.version, COALESCE(i.on_hand - i.reserved, 0)
+		FROM products p LEFT JOIN inventory i ON i.product_id = p.id
+		WHERE p.id IN (`+placeholders(1, len(ids))+")", anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]productState, len(ids))
+	for rows.Next() {
+		var id string
+		var st productState
+		if err := rows.Scan(&id, &st.version, &st.available); err != nil {
+			return nil, err
+		}
+		out[id] = st
+	}
+	return out, rows.Err()
+}
+
+// countProducts counts the products of every status.
+func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n)
+	return n, err
+}
+
+// listProducts runs q and returns up to q.Limit+1 products, so the caller
+// knows whether there is a next page.
+func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + itoa(int64(len(args)))
+	}
+	var sql strings.Builder
+	if q.Category != "" {
+		// UNION, not UNION ALL: a category already in the set is not added
+		// again, so the walk ends even on a cycle of parent links.
+		sql.WriteString(`WITH RECURSIVE tree (id) AS (
+			SELECT id FROM categories WHERE slug = ` + arg(q.Category) + `
+			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `)
+	}
+	sql.WriteString("SELECT " + productColumns + productFrom + " WHERE 1 = 1")
+	if q.Status != "any" {
+		sql.WriteString(" AND p.status = " + arg(q.Status))
+	}
+	if q.Category != "" {
+		sql.WriteString(` AND p.id IN (SELECT pc.product_id FROM product_categories pc
+			WHERE pc.category_id IN (SELECT id FROM tree))`)
+	}
+	if q.Text != "" {
+		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(strings.ToLower(q.Text))+"%") + ` ESCAPE '\'`)
+	}
+	if q.MinPrice != nil {
+		sql.WriteString(" AND p.price_amount >= " + arg(*q.MinPrice))
+	}
+	if q.MaxPrice != nil {
+		sql.WriteString(" AND p.price_amount <= " + arg(*q.MaxPrice))
+	}
+	if q.InStock != nil {
+		if *q.InStock {
+			sql.WriteString(" AND COALESCE(i.on_hand - i.reserved, 0) > 0")
+		}
+	}
+	s := sorts[q.Sort]
+	if q.After != nil {
+		key, _ := s.arg(q.After)
+		k, id := arg(key), arg(q.After.ID)
+		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(s.after))
+	}
+	sql.WriteString(" ORDER BY " + s.order + " LIMIT " + arg(q.Limit+1))
+	return scanProducts(db.QueryContext(ctx, sql.String(), args...))
+}
+
+// escapeLike makes s match literally inside a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 func searchText(p *Product) string { return strings.ToLower(p.Name + " " + p.Description) }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -29,7 +30,8 @@ type Config struct {
 	DemoData      bool          `env:"EMPORIUM_DEMO_DATA" default:"true"`
 	RedisURL      string        `env:"REDIS_URL" secret:"url"`
 
-	now func() time.Time // tests set the clock; time.Now when nil
+	now        func() time.Time // tests set the clock; time.Now when nil
+	sweepBatch int              // tests shrink the sweeper's page; sweepBatch when 0
 }
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -100,7 +102,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger, reg pr
 	}
 	s := &Service{db: db, currency: cfg.Currency, log: log, now: now}
 	s.cache = &readCache{store: store, db: db, ttl: cfg.CacheTTL, log: log}
-	s.sweepEvery = cfg.SweepInterval
+	s.sweepEvery, s.sweepBatch = cfg.SweepInterval, cmp.Or(cfg.sweepBatch, sweepBatch)
 	return s, nil
 }
 
