@@ -115,8 +115,9 @@ type Consumer struct {
 }
 
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
-// (explicit acks, MaxDeliver on the server) and handles its messages until
-// Stop is called or ctx ends. A handler that runs when ctx ends is let finish.
+// (explicit acks; the consumer, not the server, decides when to give up) and
+// handles its messages until Stop is called or ctx ends. A handler that runs
+// when ctx ends is let finish.
 //
 // Events may be delivered more than once and, unless cfg.Ordered is set, out
 // of order: see ConsumerConfig.
