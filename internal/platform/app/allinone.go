@@ -111,7 +111,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", u.Name, err)
 		}
-		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout)
+		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout, Streams{})
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/bus"
 )
 
 // Base is the configuration every service's own command reads (config.Load).
@@ -18,8 +19,39 @@ type Base struct {
 	NATSURL      string `env:"NATS_URL" default:"nats://127.0.0.1:4222" secret:"url"`
 	ServiceToken string `env:"EMPORIUM_SERVICE_TOKEN" required:"true" secret:"true"`
 	JWKSURL      string `env:"IDENTITY_JWKS_URL" default:"http://identity:8080/.well-known/jwks.json"`
+	Streams      Streams
 	Peers
 	Observability
+}
+
+// Streams are an operator's explicit settings for the streams a service
+// ensures at start: its own, and DEADLETTER's replicas. Each one set is
+// applied at every start, over what the stream has; each one unset leaves a
+// stream that exists as its operator left it, and gives a new one the
+// service's default (1 replica; the service's own age limit; no size limit).
+type Streams struct {
+	Replicas int           `env:"NATS_STREAM_REPLICAS"`
+	MaxAge   time.Duration `env:"NATS_STREAM_MAX_AGE"`
+	MaxBytes int64         `env:"NATS_STREAM_MAX_BYTES"`
+}
+
+// Validate checks the ranges JetStream accepts.
+func (s *Streams) Validate() error {
+	var problems []error
+	if s.Replicas < 0 || s.Replicas > 5 {
+		problems = append(problems, errors.New("NATS_STREAM_REPLICAS must be 1 to 5"))
+	}
+	if s.MaxAge < 0 {
+		problems = append(problems, errors.New("NATS_STREAM_MAX_AGE must not be negative"))
+	}
+	if s.MaxBytes < 0 {
+		problems = append(problems, errors.New("NATS_STREAM_MAX_BYTES must not be negative"))
+	}
+	return errors.Join(problems...)
+}
+
+func (s Streams) limits() bus.StreamLimits {
+	return bus.StreamLimits{Replicas: s.Replicas, MaxAge: s.MaxAge, MaxBytes: s.MaxBytes}
 }
 
 // Peers are the internal base URLs of the services a service may call.
