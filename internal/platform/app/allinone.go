@@ -124,7 +124,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 	if verifier != nil && len(rt.services) > 0 {
 		// One feed serves the one verifier every service shares.
 		s := rt.services[0]
-		s.workers = append(s.workers, revocationFeed(s.deps.Bus, revoked, log))
+		s.followRevocations(s.deps.Bus, revoked, log)
 	}
 	rt.front = rt.frontDoor(routes, registry)
 	if err := rt.front.Listen(); err != nil {

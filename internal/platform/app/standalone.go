@@ -111,6 +111,6 @@ func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.L
 		closeListeners()
 		return err
 	}
-	s.workers = append(s.workers, revocationFeed(bs, revoked, log))
+	s.followRevocations(bs, revoked, log)
 	return s.run(ctx)
 }
