@@ -23,9 +23,10 @@ type FollowConfig struct {
 	// per-process state (a cache, a revocation list) that the next event or a
 	// restart rebuilds, so it logs and moves on.
 	Handler func(ctx context.Context, env event.Envelope)
-	// CaughtUp, when set, is called once Handler has been given every event
-	// the stream held when Follow started (from Since on, on Subject): at
-	// once when there was none, or the stream does not exist. Per-process
+	// CaughtUp, when set, is called (once per call of Follow) when Handler
+	// has been given every event the stream held when Follow started (from
+	// Since on, on Subject): at once when there was none, or the stream does
+	// not exist. Per-process
 	// state that must be complete before the process serves (a revocation
 	// list) gates readiness on it.
 	CaughtUp func()
