@@ -59,11 +59,11 @@ type RunnerConfig struct {
 // with FOR UPDATE SKIP LOCKED, on SQLite through the one writer, so no effect
 // is performed by two runners at once (within its claim; see Timeout).
 type Runner struct {
-	db    *sqldb.DB
-	cfg   RunnerConfig
-	log   *slog.Logger
-	kinds []string // of cfg.Handlers, sorted; the claim's parameters $4…
-	done  *prometheus.CounterVec
+	db      *sqldb.DB
+	cfg     RunnerConfig
+	log     *slog.Logger
+	kinds   []string // of cfg.Handlers, sorted; the claim's parameters $4…
+	results *prometheus.CounterVec
 }
 
 // dbPolicy spaces a runner's rounds while the database fails.
@@ -100,7 +100,7 @@ func NewRunner(db *sqldb.DB, cfg RunnerConfig) *Runner {
 	return &Runner{db: db, cfg: cfg,
 		log:   observability.OrDefault(cfg.Logger).With("component", "effect-runner"),
 		kinds: slices.Sorted(maps.Keys(cfg.Handlers)),
-		done: observability.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		results: observability.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "emporium_effects_total",
 			Help: "Effect attempts, by kind and result (done; retry: failed, tried again " +
 				"later; failed: given up, an operator must look).",
@@ -272,7 +272,7 @@ func (r *Runner) perform(ctx context.Context, e Effect, claim string) {
 			last_error = $2, claim = NULL WHERE id = $3 AND claim = $4`,
 			now.Add(delay), errorText(err), e.ID, claim)
 	}
-	r.done.WithLabelValues(e.Kind, result).Inc()
+	r.results.WithLabelValues(e.Kind, result).Inc()
 	if err != nil {
 		// The claim runs out and the effect is attempted again.
 		log.Error("effect runner: recording the outcome", "result", result, "err", err)
