@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/propagation"
 
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/backoff"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/gateway"
 	"emporium/internal/platform/inbox"
@@ -114,7 +116,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", u.Name, err)
 		}
-		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout)
+		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout, Streams{})
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +129,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 	if verifier != nil && len(rt.services) > 0 {
 		// One feed serves the one verifier every service shares.
 		s := rt.services[0]
-		s.workers = append(s.workers, revocationFeed(s.deps.Bus, revoked, log))
+		s.followRevocations(s.deps.Bus, revoked, log)
 	}
 	rt.front = rt.frontDoor(routes, registry)
 	if err := rt.front.Listen(); err != nil {
@@ -195,9 +197,7 @@ func (rt *AllInOneRuntime) Run(ctx context.Context) error {
 		<-svcCtx.Done()
 		stopFront()
 	}()
-	rt.log.InfoContext(ctx, "emporium is ready", slog.String("addr", rt.front.PublicAddr()),
-		slog.String("internal_addr", rt.front.InternalAddr()),
-		slog.String("data_dir", rt.cfg.DataDir), slog.Int("services", len(rt.services)))
+	go rt.announceReady(frontCtx)
 	healths := []*web.Health{rt.health}
 	for _, s := range rt.services {
 		healths = append(healths, s.health)
@@ -219,6 +219,35 @@ func (rt *AllInOneRuntime) Run(ctx context.Context) error {
 		rt.log.Info("emporium stopped cleanly")
 	}
 	return err
+}
+
+// announceReady logs "emporium is ready" once every service passes its
+// readiness checks (the revocation feed, for one, first reads what identity
+// published before the start), and warns every 10 seconds until then.
+func (rt *AllInOneRuntime) announceReady(ctx context.Context) {
+	warnAt := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		for _, s := range rt.services {
+			err = errors.Join(err, s.ready(ctx))
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			rt.log.InfoContext(ctx, "emporium is ready", slog.String("addr", rt.front.PublicAddr()),
+				slog.String("internal_addr", rt.front.InternalAddr()),
+				slog.String("data_dir", rt.cfg.DataDir), slog.Int("services", len(rt.services)))
+			return
+		}
+		if time.Now().After(warnAt) {
+			rt.log.WarnContext(ctx, "emporium is not ready yet", slog.String("error", err.Error()))
+			warnAt = time.Now().Add(10 * time.Second)
+		}
+		if !backoff.Sleep(ctx, 20*time.Millisecond) {
+			return
+		}
+	}
 }
 
 func (rt *AllInOneRuntime) close() {

@@ -125,9 +125,10 @@ func TestAllInOne(t *testing.T) {
 	d := <-deps
 	widgetsInternal := d.Peers["widgets"]
 
-	if got := status(t, "GET", base+"/readyz", "", nil); got != http.StatusOK {
-		t.Errorf("front door readyz = %d, want 200", got)
-	}
+	// Ready once the revocation feed has read what there is (nothing here).
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return status(t, "GET", base+"/readyz", "", nil) == http.StatusOK
+	}, "the front door is not ready")
 	if got := status(t, "POST", base+"/api/v1/widgets", `{"name":"sprocket"}`, nil); got != http.StatusCreated {
 		t.Fatalf("create widget = %d, want 201", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/bus"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -24,6 +25,7 @@ type Base struct {
 	// /readyz answering 503, long enough for Nginx and Kubernetes to stop
 	// sending it requests before its listeners close.
 	ShutdownDrain time.Duration `env:"SHUTDOWN_DRAIN" default:"5s"`
+	Streams       Streams
 	Peers
 	Observability
 }
@@ -43,14 +45,43 @@ func (p *DatabasePool) Validate() error {
 	if p.MaxConns < 1 {
 		problems = append(problems, errors.New("DATABASE_MAX_CONNS must be at least 1"))
 	}
-	for name, d := range map[string]time.Duration{
-		"DATABASE_CONN_MAX_LIFETIME":  p.ConnMaxLifetime,
-		"DATABASE_STATEMENT_TIMEOUT":  p.StatementTimeout,
-		"DATABASE_IDLE_IN_TX_TIMEOUT": p.IdleInTxTimeout,
+	for _, limit := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"DATABASE_CONN_MAX_LIFETIME", p.ConnMaxLifetime},
+		{"DATABASE_STATEMENT_TIMEOUT", p.StatementTimeout},
+		{"DATABASE_IDLE_IN_TX_TIMEOUT", p.IdleInTxTimeout},
 	} {
-		if d < time.Millisecond {
-			problems = append(problems, fmt.Errorf("%s must be at least 1ms", name))
+		if limit.d < time.Millisecond {
+			problems = append(problems, fmt.Errorf("%s must be at least 1ms", limit.name))
 		}
+	}
+	return errors.Join(problems...)
+}
+
+// Streams are an operator's explicit settings for the streams a service
+// ensures at start: its own, and DEADLETTER's replicas. Each one set is
+// applied at every start, over what the stream has; each one unset leaves a
+// stream that exists as its operator left it, and gives a new one the
+// service's default (1 replica; the service's own age limit; no size limit).
+type Streams struct {
+	Replicas int           `env:"NATS_STREAM_REPLICAS"`
+	MaxAge   time.Duration `env:"NATS_STREAM_MAX_AGE"`
+	MaxBytes int64         `env:"NATS_STREAM_MAX_BYTES"`
+}
+
+// Validate checks the ranges JetStream accepts.
+func (s *Streams) Validate() error {
+	var problems []error
+	if s.Replicas < 0 || s.Replicas > 5 {
+		problems = append(problems, errors.New("NATS_STREAM_REPLICAS must be 1 to 5"))
+	}
+	if s.MaxAge < 0 {
+		problems = append(problems, errors.New("NATS_STREAM_MAX_AGE must not be negative"))
+	}
+	if s.MaxBytes < 0 {
+		problems = append(problems, errors.New("NATS_STREAM_MAX_BYTES must not be negative"))
 	}
 	return errors.Join(problems...)
 }
@@ -59,6 +90,10 @@ func (p *DatabasePool) Validate() error {
 func (p DatabasePool) Pool() sqldb.PoolConfig {
 	return sqldb.PoolConfig{MaxConns: p.MaxConns, ConnMaxLifetime: p.ConnMaxLifetime,
 		StatementTimeout: p.StatementTimeout, IdleInTxTimeout: p.IdleInTxTimeout}
+}
+
+func (s Streams) limits() bus.StreamLimits {
+	return bus.StreamLimits{Replicas: s.Replicas, MaxAge: s.MaxAge, MaxBytes: s.MaxBytes}
 }
 
 // Peers are the internal base URLs of the services a service may call.

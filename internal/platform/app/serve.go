@@ -38,16 +38,19 @@ type served struct {
 	drain time.Duration
 }
 
-// prepare makes the service's streams and HTTP server; nothing runs yet.
+// prepare makes the service's streams, with the operator's explicit stream
+// settings, and its HTTP server; nothing runs yet.
 func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer prometheus.Gatherer,
-	shutdownTimeout time.Duration) (*served, error) {
+	shutdownTimeout time.Duration, streams Streams) (*served, error) {
 	if svc.Stream != nil {
-		if err := d.Bus.EnsureStream(ctx, *svc.Stream); err != nil {
+		cfg := *svc.Stream
+		cfg.Override = streams.limits()
+		if err := d.Bus.EnsureStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
 	}
 	if len(svc.Consumers) > 0 {
-		if err := d.Bus.EnsureDeadLetter(ctx); err != nil {
+		if err := d.Bus.EnsureDeadLetter(ctx, streams.Replicas); err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
 	}

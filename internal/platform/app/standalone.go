@@ -109,12 +109,12 @@ func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.L
 		closeListeners()
 		return fmt.Errorf("build %s: %w", u.Name, err)
 	}
-	s, err := prepare(ctx, d, svc, ln, registry, b.ShutdownTimeout)
+	s, err := prepare(ctx, d, svc, ln, registry, b.ShutdownTimeout, b.Streams)
 	if err != nil {
 		closeListeners()
 		return err
 	}
-	s.workers = append(s.workers, revocationFeed(bs, revoked, log))
+	s.followRevocations(bs, revoked, log)
 	s.drain = b.ShutdownDrain
 	return s.run(ctx)
 }

@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"emporium/internal/platform/backoff"
 	"emporium/internal/platform/errs"
 	"emporium/internal/platform/redact"
 )
@@ -153,13 +153,14 @@ func connOptions(name string) []nats.Option {
 	}
 }
 
-// reconnectDelay doubles from 50ms to 2s, with ±20% jitter so that many
-// clients do not reconnect in step.
-func reconnectDelay(attempts int) time.Duration {
-	d := 50 * time.Millisecond << min(max(attempts-1, 0), 6)
-	d = min(d, 2*time.Second)
-	return d - d/5 + rand.N(2*d/5+1)
-}
+// reconnectPolicy spaces a Bus's reconnects and a consumer's attempts to
+// reopen: from 50ms doubling to 2s, with 20% jitter so that many clients do
+// not retry in step.
+var reconnectPolicy = backoff.Policy{Initial: 50 * time.Millisecond, Max: 2 * time.Second,
+	Jitter: 0.2}
+
+// reconnectDelay is the wait before reconnect attempt n.
+func reconnectDelay(attempts int) time.Duration { return reconnectPolicy.Delay(attempts) }
 
 // unavailable marks err as the bus being unavailable.
 func unavailable(err error) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"emporium/internal/event"
+	"emporium/internal/platform/backoff"
 )
 
 // ConsumerConfig describes a durable consumer and what it does with events.
@@ -30,7 +31,14 @@ type ConsumerConfig struct {
 	// More than one needs nats-server 2.10 or later.
 	FilterSubjects []string
 	// MaxDeliver is how many deliveries a message gets before it is
-	// dead-lettered; 5 when zero.
+	// dead-lettered; 5 when zero. The server itself never gives up on a
+	// message (its MaxDeliver is unlimited): the consumer terminates a message
+	// only once its dead letter is stored. While that fails, the message is
+	// kept and redelivered after the last Backoff delay, and every failure is
+	// logged at error level and counted as
+	// emporium_bus_consumed_total{result="deadletter_failed"}. A delivery
+	// past MaxDeliver does not call the handler again, so a message that
+	// crashes the process is dead-lettered rather than crashing it forever.
 	MaxDeliver int
 	// Backoff is the delay before redelivery after the nth failed delivery;
 	// the last entry repeats. 1s, 5s, 30s, 2m when empty.
@@ -57,11 +65,6 @@ type ConsumerConfig struct {
 	// with backoff, or dead-letters it at once when marked with Permanent.
 	Handler func(ctx context.Context, env event.Envelope) error
 }
-
-// spareDeliveries are the deliveries the server allows past MaxDeliver, so
-// that a dead-letter publish that fails on the last attempt (the bus being
-// down) is tried again rather than leaving the message stranded.
-const spareDeliveries = 3
 
 func (cfg *ConsumerConfig) setDefaults() error {
 	if cfg.Stream == "" || cfg.Durable == "" || cfg.Handler == nil {
@@ -97,19 +100,24 @@ type Consumer struct {
 	cons jetstream.Consumer
 	base context.Context // handler contexts derive from it; never cancelled
 	pace pace            // used by the run goroutine only
+	// causes keeps the handler error of messages whose dead letter could not
+	// be stored, by stream sequence, for their next delivery; run goroutine only.
+	causes map[uint64]error
 
 	mu      sync.Mutex
 	iter    jetstream.MessagesContext
 	halted  bool
-	haltCh  chan struct{}
+	haltCtx context.Context // ends when the consumer stops
+	haltNow context.CancelFunc
 	done    chan struct{}
 	unhook  func() bool
 	stopped sync.Once
 }
 
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
-// (explicit acks, MaxDeliver on the server) and handles its messages until
-// Stop is called or ctx ends. A handler that runs when ctx ends is let finish.
+// (explicit acks; the consumer, not the server, decides when to give up) and
+// handles its messages until Stop is called or ctx ends. A handler that runs
+// when ctx ends is let finish.
 //
 // Events may be delivered more than once and, unless cfg.Ordered is set, out
 // of order: see ConsumerConfig.
@@ -122,9 +130,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 		cfg:    cfg,
 		log:    b.log.With("consumer", cfg.Durable, "stream", cfg.Stream),
 		base:   context.WithoutCancel(ctx),
-		haltCh: make(chan struct{}),
+		causes: map[uint64]error{},
 		done:   make(chan struct{}),
 	}
+	c.haltCtx, c.haltNow = context.WithCancel(context.Background())
 	if err := c.open(ctx); err != nil {
 		return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
 	}
@@ -134,12 +143,15 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 }
 
 // open creates or updates the consumer on the server and starts pulling.
+// The server's MaxDeliver is unlimited: past it the server would stop
+// redelivering a message and move on as if it were handled, so only the
+// consumer decides when a message is done (see ConsumerConfig.MaxDeliver).
 func (c *Consumer) open(ctx context.Context) error {
 	jcfg := jetstream.ConsumerConfig{
 		Durable:       c.cfg.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.cfg.AckWait,
-		MaxDeliver:    c.cfg.MaxDeliver + spareDeliveries,
+		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 	if c.cfg.Ordered {
@@ -170,7 +182,10 @@ func (c *Consumer) open(ctx context.Context) error {
 }
 
 // Stop stops pulling messages and waits for the handler in progress, if any.
-// Messages pulled ahead and not handled are redelivered after AckWait.
+// Messages pulled ahead and not handled are given back to the server (a nak
+// without delay), so that another replica gets them at once rather than
+// after AckWait; while the bus is disconnected they cannot be, and the
+// server redelivers them after AckWait.
 func (c *Consumer) Stop() {
 	c.stopped.Do(func() {
 		if c.unhook != nil {
@@ -188,24 +203,46 @@ func (c *Consumer) halt() {
 		return
 	}
 	c.halted = true
-	close(c.haltCh)
-	if c.iter != nil {
+	c.haltNow()
+	if c.iter == nil {
+		return
+	}
+	// Draining keeps the messages already pulled for run to give back; a
+	// disconnected connection cannot give them back, nor drain promptly.
+	if c.bus.nc.IsConnected() {
+		c.iter.Drain()
+	} else {
 		c.iter.Stop()
 	}
 }
 
+// nextPolicy spaces the attempts to read the next message after an error.
+var nextPolicy = backoff.Policy{Initial: 250 * time.Millisecond, Max: 5 * time.Second,
+	Jitter: 0.2}
+
 func (c *Consumer) run() {
 	defer close(c.done)
+	failures := 0
+	var unhandled []jetstream.Msg // pulled ahead when the consumer stopped
 	for {
 		c.mu.Lock()
 		iter := c.iter
 		c.mu.Unlock()
 		msg, err := iter.Next()
 		if err == nil {
-			c.handle(msg)
+			failures = 0
+			if c.isHalted() {
+				unhandled = append(unhandled, msg)
+			} else {
+				c.handle(msg)
+			}
 			continue
 		}
 		if c.isHalted() {
+			// Given back only now that the drain is complete: before, the
+			// server could hand them straight back to this pull, which no
+			// longer reads them.
+			c.giveBack(unhandled)
 			return
 		}
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -216,10 +253,24 @@ func (c *Consumer) run() {
 			}
 			continue
 		}
-		c.log.Warn("bus consumer: next message", "err", err)
-		if !c.wait(250 * time.Millisecond) {
+		failures++
+		c.log.Warn("bus consumer: next message", "err", err, "failures", failures)
+		if !backoff.Sleep(c.haltCtx, nextPolicy.Delay(failures)) {
 			return
 		}
+	}
+}
+
+// giveBack returns messages pulled ahead of a consumer that stopped to the
+// server, for redelivery now to another replica or the next start.
+func (c *Consumer) giveBack(msgs []jetstream.Msg) {
+	for _, msg := range msgs {
+		if err := msg.Nak(); err != nil {
+			c.log.Warn("bus consumer: giving back a prefetched message", "subject",
+				msg.Subject(), "err", err)
+			continue
+		}
+		c.bus.metrics.consumed.WithLabelValues(c.cfg.Durable, "returned").Inc()
 	}
 }
 
@@ -239,21 +290,9 @@ func (c *Consumer) reopen() bool {
 			return true
 		}
 		c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
-		if !c.wait(reconnectDelay(attempt)) {
+		if !backoff.Sleep(c.haltCtx, reconnectDelay(attempt)) {
 			return false
 		}
-	}
-}
-
-// wait waits d and reports whether the consumer is still running.
-func (c *Consumer) wait(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-c.haltCh:
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

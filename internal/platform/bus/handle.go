@@ -35,6 +35,10 @@ const (
 
 const tracerName = "emporium/internal/platform/bus"
 
+// maxCauses bounds the handler errors a consumer keeps for dead letters it
+// could not store; past it a dead letter says only how often it was delivered.
+const maxCauses = 10000
+
 // handle runs the handler on one delivery and answers the server: ack on
 // success, a delayed nak to retry, or dead-letter and terminate.
 func (c *Consumer) handle(msg jetstream.Msg) {
@@ -64,7 +68,17 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	}
 	log := c.log.With("event_id", eventID, "event_type", env.Type, "subject", msg.Subject(),
 		"delivery", delivered, "stream_seq", md.Sequence.Stream)
-	if err == nil {
+	if err == nil && delivered > c.cfg.MaxDeliver {
+		// The handler has had its deliveries: the last one decided to
+		// dead-letter and could not, or they ended without an answer (the
+		// process died, AckWait ran out). Calling it again could crash the
+		// process again; dead-letter the message instead.
+		err = c.causes[md.Sequence.Stream]
+		if err == nil {
+			err = fmt.Errorf("no answer after %d deliveries (the process stopped or "+
+				"AckWait ran out); see the logs of the deliveries before", delivered-1)
+		}
+	} else if err == nil {
 		// The server's AckWait clock started at delivery, and the message may
 		// have waited in the prefetch buffer since; restart it now that the
 		// handler's own time limit starts.
@@ -140,7 +154,8 @@ func (c *Consumer) nak(log *slog.Logger, msg jetstream.Msg, delay time.Duration)
 
 // deadLetter publishes the message to deadletter.<durable>.<subject> with its
 // data and headers plus the reason, then terminates it. When the dead-letter
-// publish fails the message is retried instead, so it is never dropped.
+// publish fails the message is kept (a delayed nak) and the failure logged at
+// error level and counted, every time, so it is never dropped in silence.
 func (c *Consumer) deadLetter(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 	md *jetstream.MsgMetadata, cause error) {
 	h := make(nats.Header, len(msg.Headers())+7)
@@ -166,11 +181,19 @@ func (c *Consumer) deadLetter(ctx context.Context, log *slog.Logger, msg jetstre
 	defer cancel()
 	if err := c.bus.Publish(pubCtx, subject, msgID, msg.Data(), h); err != nil {
 		delay := c.backoff(int(md.NumDelivered))
-		log.Error("bus consumer: dead-letter publish failed, will retry", "err", err,
-			"cause", cause, "retry_in", delay)
-		c.nak(log, msg, delay)
+		log.Error("bus consumer: dead-letter publish failed; the message is kept and "+
+			"will be dead-lettered again", "err", err, "cause", cause, "retry_in", delay,
+			"deadletter_subject", subject)
+		if len(c.causes) < maxCauses {
+			c.causes[md.Sequence.Stream] = cause
+		}
+		if err := msg.NakWithDelay(delay); err != nil {
+			log.Warn("bus consumer: nak", "err", err)
+		}
+		c.bus.metrics.consumed.WithLabelValues(c.cfg.Durable, "deadletter_failed").Inc()
 		return
 	}
+	delete(c.causes, md.Sequence.Stream)
 	log.Error("bus consumer: event dead-lettered", "err", cause,
 		"deadletter_subject", subject, "permanent", IsPermanent(cause))
 	if err := msg.Term(); err != nil {

@@ -23,7 +23,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"subject", "result"})),
 		consumed: observability.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "emporium_bus_consumed_total",
-			Help: "Deliveries handled, by consumer and result (ack, retry, deadletter).",
+			Help: "Deliveries handled, by consumer and result (ack, retry, deadletter, " +
+				"deadletter_failed: kept because its dead letter could not be stored, " +
+				"returned: given back unhandled by a consumer that stopped).",
 		}, []string{"consumer", "result"})),
 		handle: observability.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "emporium_bus_handle_seconds",

@@ -9,7 +9,8 @@ func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
 // Permanent marks err as permanent: a consumer dead-letters the message at
-// once instead of retrying it. Permanent(nil) is nil.
+// once instead of retrying it, and an effect runner (package effect) marks
+// the effect failed at once. Permanent(nil) is nil.
 func Permanent(err error) error {
 	if err == nil {
 		return nil

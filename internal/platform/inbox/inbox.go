@@ -24,8 +24,15 @@ var Schema = sqldb.Schema{Name: "inbox", FS: mustSub(migrations, "migrations")}
 // Process applies env once for consumer: in one transaction it records
 // (consumer, env.ID) and runs fn. When the event was already recorded it
 // returns nil without calling fn. When fn fails, nothing is recorded, so a
-// redelivery runs fn again. fn must keep its effects inside tx (use
-// tx.OnCommit for anything outside the database).
+// redelivery runs fn again.
+//
+// fn must keep its effects inside tx. An effect outside the database (an
+// email, a call to another system) is recorded in tx with effect.Record and
+// performed afterwards by an effect.Runner, which retries it until it is
+// done. Do not perform it from tx.OnCommit: a crash between the commit and
+// the hook loses it, and the redelivery that follows is skipped here as
+// already applied. OnCommit suits only what may be lost, such as dropping a
+// cache entry that expires anyway.
 func Process(ctx context.Context, db *sqldb.DB, consumer string, env event.Envelope,
 	fn func(tx *sqldb.Tx) error) error {
 	if consumer == "" || env.ID == "" {

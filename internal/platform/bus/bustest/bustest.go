@@ -188,7 +188,7 @@ func DeadLetter(t testing.TB, b *bus.Bus, durable string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := b.EnsureDeadLetter(ctx); err != nil {
+	if err := b.EnsureDeadLetter(ctx, 0); err != nil {
 		t.Fatalf("ensure dead letter: %v", err)
 	}
 	t.Cleanup(func() {

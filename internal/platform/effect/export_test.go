@@ -1,0 +1,11 @@
+package effect
+
+import "context"
+
+// Round claims the effects due now and performs them, as one turn of Run
+// does, and reports how many it claimed.
+func (r *Runner) Round(ctx context.Context) (int, error) { return r.round(ctx) }
+
+// Cleanup deletes the effects done more than Retention ago, as Run does
+// every hour.
+func (r *Runner) Cleanup(ctx context.Context) error { return r.cleanup(ctx) }
