@@ -4,8 +4,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -97,15 +99,46 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// ErrDeadline answers a request whose deadline (see Deadline) passed before it
+// had an answer: a dependency too slow to answer within the request deadline
+// is a dependency down, so it is API.md's 503 unavailable with Retry-After,
+// not a 500 and not a 504 (clients retry one code, not two).
+var ErrDeadline = errs.New(errs.Unavailable, "unavailable",
+	"the request could not be completed in time; try again later")
+
+// StatusClientClosed is what the access log, metrics and traces record for a
+// request whose client left before it was answered (Nginx's 499). The client
+// never sees it.
+const StatusClientClosed = 499
+
 // WriteError answers r with the problem for err, adding the headers its kind
 // calls for, and logs it when it is a server error (5xx).
+//
+// An error without a kind (a 500) that comes when r's context has ended is
+// about that end, whatever the handler wrapped: past r's deadline
+// (context.DeadlineExceeded) it is answered as ErrDeadline; when the client
+// went away (context.Canceled) no one is left to answer, so it is only
+// recorded as StatusClientClosed and logged at info, not as a server error.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if errs.KindOf(err) == errs.Other {
+		switch r.Context().Err() {
+		case context.DeadlineExceeded:
+			err = fmt.Errorf("%w: %w", ErrDeadline, err)
+		case context.Canceled:
+			Logger(r.Context()).InfoContext(r.Context(), "client went away",
+				slog.String("error", err.Error()))
+			if !started(w) {
+				w.WriteHeader(StatusClientClosed)
+			}
+			return
+		}
+	}
 	p := ProblemFor(err)
 	if p.Status >= 500 {
 		Logger(r.Context()).ErrorContext(r.Context(), "request failed",
 			slog.Int("status", p.Status), slog.String("error", err.Error()))
 	}
-	if started, ok := w.(interface{ Started() bool }); ok && started.Started() {
+	if started(w) {
 		// The handler already sent a status; all that is left is to log.
 		Logger(r.Context()).WarnContext(r.Context(), "error after response started",
 			slog.String("error", err.Error()))
@@ -123,4 +156,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 	}
 	WriteProblem(w, p)
+}
+
+// started reports whether w (a StatusRecorder, when the stack wraps it) has
+// sent its status already.
+func started(w http.ResponseWriter) bool {
+	s, ok := w.(interface{ Started() bool })
+	return ok && s.Started()
 }
