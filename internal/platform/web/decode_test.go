@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -24,6 +25,7 @@ type decodeTarget struct {
 	Attributes map[string]decodeLine `json:"attributes"`
 	Address    *testAddress          `json:"address,omitempty"`
 	At         time.Time             `json:"at"`
+	Amount     json.Number           `json:"amount"`
 	Skipped    string                `json:"-"`
 }
 
@@ -36,7 +38,26 @@ func TestDecodeBytesFieldPaths(t *testing.T) {
 		wantField string
 	}{
 		{"valid", `{"note":"n","lines":[{"product_id":"p","quantity":1}]}`, 0, ""},
-		{"case-insensitive match", `{"NOTE":"n","Lines":[]}`, 0, ""},
+		// Names are case-sensitive, and each is given once.
+		{"field in another case", `{"NOTE":"n"}`, errs.Invalid, "note"},
+		{"first breach in the body wins", `{"lines":[],"Lines":[],"NOTE":"n"}`, errs.Invalid,
+			"lines"},
+		{"field in another case in an array element", `{"lines":[{"Quantity":1}]}`,
+			errs.Invalid, "lines.quantity"},
+		{"field in another case under a pointer", `{"address":{"CITY":"x"}}`, errs.Invalid,
+			"address.city"},
+		{"field in another case in a map value", `{"attributes":{"A":{"Quantity":1}}}`,
+			errs.Invalid, "attributes.A.quantity"},
+		{"map keys may differ in case", `{"attributes":{"a":{},"A":{}}}`, 0, ""},
+		{"repeated field", `{"note":"a","note":"b"}`, errs.Invalid, "note"},
+		{"repeated field, two values", `{"lines":[],"note":"a","lines":[{}]}`, errs.Invalid,
+			"lines"},
+		{"repeated field in an array element", `{"lines":[{},{"quantity":1,"quantity":2}]}`,
+			errs.Invalid, "lines.quantity"},
+		{"repeated map key", `{"attributes":{"a":{},"a":{}}}`, errs.Invalid, "attributes.a"},
+		{"repeated field in another case", `{"note":"a","Note":"b"}`, errs.Invalid, "note"},
+		{"a huge number does not hide a repeat", `{"amount":1e400,"note":"a","note":"b"}`,
+			errs.Invalid, "note"},
 		{"unknown in array element", `{"lines":[{"product_id":"p"},{"colour":"red"}]}`,
 			errs.Invalid, "lines.colour"},
 		{"unknown in map value", `{"attributes":{"a":{"size":1}}}`, errs.Invalid,
