@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -102,17 +103,84 @@ func TestDecodeBytesFieldPaths(t *testing.T) {
 
 func FuzzDecodeBytes(f *testing.F) {
 	for _, s := range []string{`{}`, `{"lines":[{"colour":1}]}`, `{"address":{"city":2}}`,
-		`{"attributes":{"a":{"x":[]}}}`, `nul`, `{"at":"x"}`} {
+		`{"attributes":{"a":{"x":[]}}}`, `nul`, `{"at":"x"}`, `{"NOTE":"n","note":"m"}`,
+		`{"attributes":{"a":{},"A":{},"a":{}}}`, `{"attributes":{"\u0061":{},"a":{}}}`,
+		"{\"attributes\":{\"\xff\":{},\"\xfe\":{}}}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var dst decodeTarget
 		err := DecodeBytes(body, &dst)
 		if err == nil {
+			if name, ok := repeatedName(body); ok {
+				t.Errorf("DecodeBytes(%q) accepted the repeated name %q", body, name)
+			}
 			return
 		}
 		if k := errs.KindOf(err); k != errs.Malformed && k != errs.Invalid {
 			t.Errorf("DecodeBytes(%q) = %v of kind %v, want malformed or invalid", body, err, k)
 		}
 	})
+}
+
+// repeatedName reports a name that some object of body repeats, as
+// encoding/json reads names (escapes resolved, invalid UTF-8 as U+FFFD).
+func repeatedName(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var objects []map[string]bool
+	expectName := func() bool { // the next string in an object is a name
+		return len(objects) > 0 && objects[len(objects)-1] != nil
+	}
+	afterName := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch tok {
+		case json.Delim('{'):
+			objects = append(objects, map[string]bool{})
+			afterName = false
+			continue
+		case json.Delim('['):
+			objects = append(objects, nil)
+			afterName = false
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			objects = objects[:len(objects)-1]
+			afterName = false
+			continue
+		}
+		if expectName() && !afterName {
+			name := tok.(string)
+			if objects[len(objects)-1][name] {
+				return name, true
+			}
+			objects[len(objects)-1][name] = true
+			afterName = true
+			continue
+		}
+		afterName = false
+	}
+}
+
+// TestRepeatedName checks the fuzz property's own checker.
+func TestRepeatedName(t *testing.T) {
+	tests := []struct {
+		body string
+		want string // "" for none
+	}{
+		{`{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}`, ""},
+		{`{"a":{"b":1,"b":2}}`, "b"},
+		{`{"a":[1,{"x":1}],"a":2}`, "a"},
+		{`{"\u0061":1,"a":2}`, "a"},
+		{"{\"\xff\":1,\"\xfe\":2}", "\ufffd"},
+	}
+	for _, tt := range tests {
+		name, ok := repeatedName([]byte(tt.body))
+		if ok != (tt.want != "") || name != tt.want {
+			t.Errorf("repeatedName(%s) = %q, %v; want %q", tt.body, name, ok, tt.want)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"emporium/internal/platform/errs"
 )
@@ -25,87 +26,200 @@ import (
 // are left to the decoder's unknown-field error. A body that is not valid
 // JSON passes here and is refused by the decoder.
 func checkNames(body []byte, dst reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // numbers are skipped, never parsed (1e400 is no error here)
-	w := nameWalker{dec: dec}
-	err := w.value(dst, "")
+	w := nameWalker{b: body}
+	err := w.value(dst)
 	if w.broken {
 		return nil
 	}
 	return err
 }
 
-// nameWalker reads one JSON value at a time from dec. broken records that
-// the body itself is not valid JSON, which is the decoder's to report.
+// nameWalker reads b, one JSON value after another. It runs only on a body
+// the decoder accepted, so it skips what it does not check (strings,
+// numbers, literals) without validating it; broken records that b was not
+// valid JSON after all, which is the decoder's to report.
 type nameWalker struct {
-	dec    *json.Decoder
+	b      []byte
+	i      int
+	path   [][]byte // the names of the members the walk is in
 	broken bool
 }
 
-func (w *nameWalker) token() (json.Token, bool) {
-	tok, err := w.dec.Token()
-	if err != nil {
-		w.broken = true
-		return nil, false
+func (w *nameWalker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
 	}
-	return tok, true
 }
 
-// value checks the next value, which is decoded into a t (nil when unknown),
-// at path (empty, or a prefix ending in a dot).
-func (w *nameWalker) value(t reflect.Type, path string) error {
-	tok, ok := w.token()
-	if !ok {
-		return nil
+// next skips white space and reports the next byte (0 at the end).
+func (w *nameWalker) next() byte {
+	w.space()
+	if w.i >= len(w.b) {
+		w.broken = true
+		return 0
 	}
-	switch tok {
-	case json.Delim('{'):
-		return w.object(shapeOf(t), path)
-	case json.Delim('['):
+	return w.b[w.i]
+}
+
+// str reads a string and returns its value, aliasing b when it has no
+// escapes and is valid UTF-8.
+func (w *nameWalker) str() []byte {
+	start := w.i
+	w.i++ // "
+	escaped := false
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case '\\':
+			escaped = true
+			w.i += 2
+			continue
+		case '"':
+			w.i++
+			// Invalid UTF-8 is read as U+FFFD, as the decoder reads it.
+			if raw := w.b[start+1 : w.i-1]; !escaped && utf8.Valid(raw) {
+				return raw
+			}
+			var v string
+			if json.Unmarshal(w.b[start:w.i], &v) != nil {
+				w.broken = true
+			}
+			return []byte(v)
+		}
+		w.i++
+	}
+	w.broken = true
+	return nil
+}
+
+// value checks the next value, which is decoded into a t (nil when unknown).
+func (w *nameWalker) value(t reflect.Type) error {
+	switch w.next() {
+	case '{':
+		w.i++
+		return w.object(shapeOf(t))
+	case '[':
+		w.i++
 		var elem reflect.Type
 		if t = shapeOf(t); t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
-		for w.dec.More() {
-			if err := w.value(elem, path); err != nil || w.broken {
+		if w.next() == ']' {
+			w.i++
+			return nil
+		}
+		for !w.broken {
+			if err := w.value(elem); err != nil {
 				return err
 			}
+			switch w.next() {
+			case ',':
+				w.i++
+			case ']':
+				w.i++
+				return nil
+			default:
+				w.broken = true
+			}
 		}
-		w.token() // ]
+	case '"':
+		w.str()
+	case 0:
+	default: // a number, true, false or null
+		for w.i < len(w.b) && !strings.ContainsRune(",]} \t\n\r", rune(w.b[w.i])) {
+			w.i++
+		}
 	}
 	return nil
 }
 
-func (w *nameWalker) object(t reflect.Type, path string) error {
-	seen := make(map[string]bool)
-	for w.dec.More() {
-		tok, ok := w.token()
-		if !ok {
+// dotted is the field path of name in the member the walk is in.
+func (w *nameWalker) dotted(name string) string {
+	var b strings.Builder
+	for _, p := range w.path {
+		b.Write(p)
+		b.WriteByte('.')
+	}
+	b.WriteString(name)
+	return b.String()
+}
+
+// manyNames is the size past which an object's names are looked up in a map
+// rather than a list, so a huge object costs linear time.
+const manyNames = 16
+
+func (w *nameWalker) object(t reflect.Type) error {
+	if w.next() == '}' {
+		w.i++
+		return nil
+	}
+	var list [manyNames][]byte
+	names := list[:0]
+	var fields *fieldSet
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = jsonFields(t)
+	}
+	var seen map[string]bool
+	for !w.broken {
+		if w.next() != '"' {
+			w.broken = true
 			return nil
 		}
-		name, _ := tok.(string)
-		if seen[name] {
-			return errs.Invalidf(path+name, "appears more than once")
+		name := w.str()
+		if seen[string(name)] || slices.ContainsFunc(names, func(n []byte) bool {
+			return bytes.Equal(n, name)
+		}) {
+			return errs.Invalidf(w.dotted(string(name)), "appears more than once")
 		}
-		seen[name] = true
+		switch {
+		case seen != nil:
+			seen[string(name)] = true
+		case len(names) < manyNames:
+			names = append(names, name)
+		default:
+			seen = make(map[string]bool)
+			for _, n := range names {
+				seen[string(n)] = true
+			}
+			seen[string(name)] = true
+		}
 		var sub reflect.Type
 		switch {
-		case t == nil:
-		case t.Kind() == reflect.Struct:
-			f, ok := jsonFields(t).lookup(name)
-			if ok && f.name != name {
-				return errs.Invalidf(path+f.name,
+		case fields != nil:
+			f, ok := fields.lookup(name)
+			if ok && f.name != string(name) {
+				return errs.Invalidf(w.dotted(f.name),
 					"field names are case-sensitive; did you mean %s?", f.name)
 			}
 			sub = f.typ
-		case t.Kind() == reflect.Map:
+		case t != nil && t.Kind() == reflect.Map:
 			sub = t.Elem()
 		}
-		if err := w.value(sub, path+name+"."); err != nil || w.broken {
+		if w.next() != ':' {
+			w.broken = true
+			return nil
+		}
+		w.i++
+		w.path = append(w.path, name)
+		err := w.value(sub)
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
 			return err
 		}
+		switch w.next() {
+		case ',':
+			w.i++
+		case '}':
+			w.i++
+			return nil
+		default:
+			w.broken = true
+		}
 	}
-	w.token() // }
 	return nil
 }
 
@@ -138,12 +252,12 @@ type fieldSet struct {
 // lookup returns the field named name exactly, or else the first (in sorted
 // order) whose name differs only in case, which encoding/json would fill; it
 // reports false when name matches no field.
-func (s *fieldSet) lookup(name string) (field, bool) {
-	if f, ok := s.byName[name]; ok {
+func (s *fieldSet) lookup(name []byte) (field, bool) {
+	if f, ok := s.byName[string(name)]; ok {
 		return f, true
 	}
 	for _, n := range s.names {
-		if strings.EqualFold(n, name) {
+		if strings.EqualFold(n, string(name)) {
 			return s.byName[n], true
 		}
 	}

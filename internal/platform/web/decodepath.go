@@ -72,7 +72,7 @@ func findUnknown(v any, t reflect.Type, prefix, name string) (string, bool) {
 // into: by tag or field name, exact match first, then case-insensitive, and
 // looking into embedded structs.
 func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
-	f, ok := jsonFields(t).lookup(key)
+	f, ok := jsonFields(t).lookup([]byte(key))
 	return f.typ, ok
 }
 
