@@ -5,8 +5,10 @@
 // context propagation, Prometheus metrics and errors that the web package
 // answers correctly: 503 with Retry-After when the downstream is down or rate
 // limits this service; the downstream's own problem for a domain outcome
-// (404, 409, 412, 422); a bare 500 for any other 4xx, which means this
-// service called it wrongly (a bad service credential, a malformed request).
+// (404, 409, 412, 422 — a 422 without its field list, whose fields name the
+// internal request, not the end user's); a bare 500 for any other 4xx, which
+// means this service called it wrongly (a bad service credential, a
+// malformed request).
 //
 // Create one Client per downstream service:
 //
