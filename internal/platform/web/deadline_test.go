@@ -71,10 +71,15 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	cancel()
 	r := httptest.NewRequestWithContext(ctx, "GET", "/", nil)
 	r = r.WithContext(WithLogger(r.Context(), slog.New(slog.NewJSONHandler(&logs, nil))))
-	rec := httptest.NewRecorder()
-	WriteError(rec, r, fmt.Errorf("query products: %w", ctx.Err()))
-	if rec.Code != StatusClientClosed || rec.Body.Len() != 0 {
-		t.Errorf("status %d, body %q; want %d, no body", rec.Code, rec.Body, StatusClientClosed)
+	// Whatever the error: a dependency call cut short says it is unavailable.
+	for _, err := range []error{fmt.Errorf("query products: %w", ctx.Err()),
+		errs.E(errs.Unavailable, "", "catalog did not answer", ctx.Err())} {
+		rec := httptest.NewRecorder()
+		WriteError(rec, r, err)
+		if rec.Code != StatusClientClosed || rec.Body.Len() != 0 {
+			t.Errorf("%v: status %d, body %q; want %d, no body", err, rec.Code, rec.Body,
+				StatusClientClosed)
+		}
 	}
 	for _, l := range logs.lines(t) {
 		if l["level"] == "ERROR" {

@@ -99,11 +99,11 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// ErrDeadline answers a request whose deadline (see Deadline) passed before it
+// errDeadline answers a request whose deadline (see Deadline) passed before it
 // had an answer: a dependency too slow to answer within the request deadline
 // is a dependency down, so it is API.md's 503 unavailable with Retry-After,
 // not a 500 and not a 504 (clients retry one code, not two).
-var ErrDeadline = errs.New(errs.Unavailable, "unavailable",
+var errDeadline = errs.New(errs.Unavailable, "unavailable",
 	"the request could not be completed in time; try again later")
 
 // StatusClientClosed is what the access log, metrics and traces record for a
@@ -114,23 +114,24 @@ const StatusClientClosed = 499
 // WriteError answers r with the problem for err, adding the headers its kind
 // calls for, and logs it when it is a server error (5xx).
 //
-// An error without a kind (a 500) that comes when r's context has ended is
-// about that end, whatever the handler wrapped: past r's deadline
-// (context.DeadlineExceeded) it is answered as ErrDeadline; when the client
-// went away (context.Canceled) no one is left to answer, so it is only
-// recorded as StatusClientClosed and logged at info, not as a server error.
+// When r's context has ended, the end decides: if the client went away
+// (context.Canceled), no one is left to answer, so whatever err is, it is
+// only recorded as StatusClientClosed and logged at info, not as a server
+// error. Past r's deadline (context.DeadlineExceeded), an error without a
+// kind (a 500) is about the deadline, whatever the handler wrapped, and is
+// answered as the 503 of a dependency down.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	if errs.KindOf(err) == errs.Other {
-		switch r.Context().Err() {
-		case context.DeadlineExceeded:
-			err = fmt.Errorf("%w: %w", ErrDeadline, err)
-		case context.Canceled:
-			Logger(r.Context()).InfoContext(r.Context(), "client went away",
-				slog.String("error", err.Error()))
-			if !started(w) {
-				w.WriteHeader(StatusClientClosed)
-			}
-			return
+	switch r.Context().Err() {
+	case context.Canceled:
+		Logger(r.Context()).InfoContext(r.Context(), "client went away",
+			slog.String("error", err.Error()))
+		if !started(w) {
+			w.WriteHeader(StatusClientClosed)
+		}
+		return
+	case context.DeadlineExceeded:
+		if errs.KindOf(err) == errs.Other {
+			err = fmt.Errorf("%w: %w", errDeadline, err)
 		}
 	}
 	p := ProblemFor(err)
