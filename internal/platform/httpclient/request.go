@@ -87,8 +87,9 @@ func (c *Client) Delete(ctx context.Context, path string) error {
 // reached, failed with a 5xx, answered 429 or the breaker is open, with a
 // RetryAfter hint when one is known; for a 404, 409, 412 or 422, the kind its
 // status maps to, carrying the downstream's problem code, detail and extra
-// members (not a 422's field errors: see clientError); Other (a 500 that shows nothing) for any other
-// 4xx, since it means this call was wrong, not the end user's request.
+// members (not a 422's field errors: see clientError); Other (a 500 that
+// shows nothing) for any other 4xx, since it means this call was wrong, not
+// the end user's request.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	k, err := c.prepare(ctx, r)
 	if err != nil {

@@ -117,7 +117,8 @@ func TestBackoff(t *testing.T) {
 	if c.backoff != want {
 		t.Errorf("policy = %+v, want %+v", c.backoff, want)
 	}
-	if got := New(Config{BaseBackoff: time.Second, MaxBackoff: time.Millisecond}).backoff.Max; got != time.Second {
+	inverted := New(Config{BaseBackoff: time.Second, MaxBackoff: time.Millisecond})
+	if got := inverted.backoff.Max; got != time.Second {
 		t.Errorf("MaxBackoff below BaseBackoff: Max = %v, want BaseBackoff", got)
 	}
 }
