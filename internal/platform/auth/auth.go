@@ -4,7 +4,8 @@
 // Access tokens are compact JWTs signed with EdDSA (Ed25519) whose public keys
 // the identity service publishes as a JWKS. A Verifier fetches and caches that
 // set; Authenticate puts the verified Caller in the request context, and
-// RequireUser and RequireRole guard handlers. Internal listeners use
+// RequireUser and RequireRole guard handlers. A bad token is refused only by
+// the routes that need a login: elsewhere it counts as no token. Internal listeners use
 // RequireService, which checks a shared secret sent in ServiceTokenHeader and
 // ignores bearer tokens entirely.
 package auth

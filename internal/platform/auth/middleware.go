@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,10 +11,19 @@ import (
 )
 
 // Authenticate verifies the bearer token of each request that sends one and
-// puts its Caller in the request context. A request without an Authorization
-// header goes on anonymously (RequireUser and RequireRole decide later); a
-// malformed header or a token that fails verification is answered with a 401
-// problem (503 when the keys cannot be fetched) and goes no further.
+// puts its Caller in the request context.
+//
+// Authenticate itself never refuses a request: whether a bad token matters
+// depends on the route. A request without an Authorization header goes on
+// anonymously; so does one whose header is malformed, whose token fails
+// verification (invalid, expired, revoked) or cannot be checked because the
+// signing keys cannot be fetched — with that failure recorded in the context
+// (see TokenError). So a route that needs no login (login, register, refresh,
+// the public catalog) serves a client that sends a stale access token along,
+// as most client libraries do, as it serves an anonymous one; RequireUser and
+// RequireRole answer the recorded failure (a 401 that says what was wrong, or
+// the 503 of ErrKeysUnavailable); and a route that serves anonymous and
+// logged-in callers differently asks CallerOrGuest.
 func Authenticate(v *Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -24,12 +34,12 @@ func Authenticate(v *Verifier) func(http.Handler) http.Handler {
 			}
 			token, ok := bearerToken(values)
 			if !ok {
-				web.WriteError(w, r, ErrMalformedHeader)
+				next.ServeHTTP(w, r.WithContext(withTokenError(r.Context(), ErrMalformedHeader)))
 				return
 			}
 			c, err := v.Verify(r.Context(), token)
 			if err != nil {
-				web.WriteError(w, r, err)
+				next.ServeHTTP(w, r.WithContext(withTokenError(r.Context(), err)))
 				return
 			}
 			ctx := WithCaller(r.Context(), c)
@@ -56,28 +66,40 @@ func bearerToken(values []string) (string, bool) {
 	return token, true
 }
 
-// RequireUser answers 401 to anonymous requests and calls h for the others.
-// It relies on Authenticate having run before it.
+// RequireUser calls h for a request with a verified caller. Any other
+// request is refused with what was wrong: the recorded TokenError (401 for a
+// bad token, 503 when the keys cannot be fetched), or ErrAuthRequired (401)
+// when no token was sent. It relies on Authenticate having run before it.
 func RequireUser(h web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if _, ok := CallerFrom(r.Context()); !ok {
-			return ErrAuthRequired
+		if _, err := requireCaller(r.Context()); err != nil {
+			return err
 		}
 		return h(w, r)
 	}
 }
 
-// RequireRole answers 401 to anonymous requests, 403 to callers without role,
-// and calls h for the others.
+// RequireRole is RequireUser that also answers 403 to callers without role.
 func RequireRole(role string, h web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, ok := CallerFrom(r.Context())
-		if !ok {
-			return ErrAuthRequired
+		c, err := requireCaller(r.Context())
+		if err != nil {
+			return err
 		}
 		if !c.HasRole(role) {
 			return fmt.Errorf("require role %q: %w", role, ErrForbidden)
 		}
 		return h(w, r)
 	}
+}
+
+func requireCaller(ctx context.Context) (Caller, error) {
+	c, ok, err := CallerOrGuest(ctx)
+	switch {
+	case err != nil:
+		return Caller{}, err
+	case !ok:
+		return Caller{}, ErrAuthRequired
+	}
+	return c, nil
 }

@@ -15,8 +15,9 @@ import (
 	"emporium/internal/platform/web"
 )
 
-// newAPI serves, behind Authenticate(v): /open (anyone), /user (RequireUser)
-// and /admin (RequireRole admin). Each answers who the caller is.
+// newAPI serves, behind Authenticate(v): /open (anyone), /user (RequireUser),
+// /admin (RequireRole admin) and /both (a guest or a user, told apart by
+// CallerOrGuest). Each answers who the caller is.
 func newAPI(t *testing.T, v *auth.Verifier) *httptest.Server {
 	t.Helper()
 	whoami := func(w http.ResponseWriter, r *http.Request) error {
@@ -30,6 +31,16 @@ func newAPI(t *testing.T, v *auth.Verifier) *httptest.Server {
 	mux.Handle("GET /open", web.HandlerFunc(whoami))
 	mux.Handle("GET /user", auth.RequireUser(whoami))
 	mux.Handle("GET /admin", auth.RequireRole(auth.RoleAdmin, whoami))
+	mux.Handle("GET /both", web.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		c, ok, err := auth.CallerOrGuest(r.Context())
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return web.JSON(w, http.StatusOK, map[string]string{"user": "guest"})
+		}
+		return web.JSON(w, http.StatusOK, map[string]string{"user": c.UserID})
+	}))
 	srv := httptest.NewServer(auth.Authenticate(v)(mux))
 	t.Cleanup(srv.Close)
 	return srv
@@ -91,20 +102,33 @@ func TestAuthenticateThroughHTTP(t *testing.T) {
 		{"anonymous passes", "/open", nil, 200, "anonymous", ""},
 		{"customer on open route", "/open", bearer(customer), 200, "cust-1", ""},
 		{"lower-case scheme", "/open", authz("bearer " + customer), 200, "cust-1", ""},
-		{"bad signature", "/open", bearer(bad), 401, "", "unauthenticated"},
-		{"garbage token", "/open", bearer("nope"), 401, "", "unauthenticated"},
-		{"other scheme", "/open", authz("Basic dXNlcjpwYXNz"), 401, "", "unauthenticated"},
-		{"empty header", "/open", authz(""), 401, "", "unauthenticated"},
-		{"scheme only", "/open", authz("Bearer"), 401, "", "unauthenticated"},
-		{"empty token", "/open", authz("Bearer "), 401, "", "unauthenticated"},
-		{"two tokens", "/open", authz("Bearer "+customer, "Bearer "+admin), 401, "",
-			"unauthenticated"},
+		// A route that needs no login takes a bad token for no token.
+		{"bad signature on open route", "/open", bearer(bad), 200, "anonymous", ""},
+		{"garbage token on open route", "/open", bearer("nope"), 200, "anonymous", ""},
+		{"other scheme on open route", "/open", authz("Basic dXNlcjpwYXNz"), 200, "anonymous", ""},
+		{"empty header on open route", "/open", authz(""), 200, "anonymous", ""},
+		{"two tokens on open route", "/open", authz("Bearer "+customer, "Bearer "+admin), 200,
+			"anonymous", ""},
 		{"user route anonymous", "/user", nil, 401, "", "unauthenticated"},
 		{"user route customer", "/user", bearer(customer), 200, "cust-1", ""},
+		{"user route bad signature", "/user", bearer(bad), 401, "", "unauthenticated"},
+		{"user route garbage token", "/user", bearer("nope"), 401, "", "unauthenticated"},
+		{"user route other scheme", "/user", authz("Basic dXNlcjpwYXNz"), 401, "", "unauthenticated"},
+		{"user route empty header", "/user", authz(""), 401, "", "unauthenticated"},
+		{"user route scheme only", "/user", authz("Bearer"), 401, "", "unauthenticated"},
+		{"user route empty token", "/user", authz("Bearer "), 401, "", "unauthenticated"},
+		{"user route two tokens", "/user", authz("Bearer "+customer, "Bearer "+admin), 401, "",
+			"unauthenticated"},
 		{"admin route anonymous", "/admin", nil, 401, "", "unauthenticated"},
 		{"admin route customer", "/admin", bearer(customer), 403, "", "forbidden"},
 		{"admin route admin", "/admin", bearer(admin), 200, "admin-1", ""},
 		{"admin route bad token", "/admin", bearer(bad), 401, "", "unauthenticated"},
+		// A route that serves guests and users differently refuses a bad token.
+		{"guest route anonymous", "/both", nil, 200, "guest", ""},
+		{"guest route customer", "/both", bearer(customer), 200, "cust-1", ""},
+		{"guest route bad token", "/both", bearer(bad), 401, "", "unauthenticated"},
+		{"guest route malformed header", "/both", authz("Basic dXNlcjpwYXNz"), 401, "",
+			"unauthenticated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,7 +161,10 @@ func TestAuthenticateThroughHTTP(t *testing.T) {
 	}
 }
 
-func TestAuthenticateExpiredTokenSaysSo(t *testing.T) {
+// TestExpiredToken: an expired token is no token where no login is needed
+// (so a client that sends it along with its refresh can refresh), and a 401
+// that says it expired where one is.
+func TestExpiredToken(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
 	srv := newAPI(t, iss.Verifier(t))
@@ -146,24 +173,41 @@ func TestAuthenticateExpiredTokenSaysSo(t *testing.T) {
 		c.NotBefore = c.IssuedAt
 		c.Expiry = c.IssuedAt.Add(authtest.TokenLifetime)
 	})
-	got := get(t, srv.URL+"/open", http.Header{"Authorization": {"Bearer " + tok}})
-	if got.status != 401 || !strings.Contains(got.body, "expired") {
-		t.Errorf("status %d, body %s; want 401 saying the token expired", got.status, got.body)
+	bearer := http.Header{"Authorization": {"Bearer " + tok}}
+	if got := get(t, srv.URL+"/open", bearer); got.status != 200 || got.user != "anonymous" {
+		t.Errorf("open route: status %d, body %s; want 200 anonymous", got.status, got.body)
+	}
+	for _, path := range []string{"/user", "/admin", "/both"} {
+		got := get(t, srv.URL+path, bearer)
+		if got.status != 401 || !strings.Contains(got.body, "expired") ||
+			!strings.HasPrefix(got.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s: status %d, WWW-Authenticate %q, body %s; want a 401 Bearer challenge "+
+				"saying the token expired", path, got.status, got.header.Get("WWW-Authenticate"), got.body)
+		}
 	}
 }
 
-func TestAuthenticateJWKSDownIs503(t *testing.T) {
+// TestAuthenticateJWKSDown: when no token can be checked, a route that needs
+// a login answers 503 with Retry-After, and one that needs none serves the
+// request anonymously.
+func TestAuthenticateJWKSDown(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
 	srv := newAPI(t, iss.Verifier(t))
 	tok := iss.Token("cust-1")
 	iss.FailJWKS(http.StatusServiceUnavailable)
-	got := get(t, srv.URL+"/open", http.Header{"Authorization": {"Bearer " + tok}})
-	if got.status != 503 || got.code != "unavailable" || got.header.Get("Retry-After") == "" {
-		t.Errorf("status %d, code %q, Retry-After %q; want 503 unavailable with Retry-After",
-			got.status, got.code, got.header.Get("Retry-After"))
+	bearer := http.Header{"Authorization": {"Bearer " + tok}}
+	for _, path := range []string{"/user", "/admin", "/both"} {
+		got := get(t, srv.URL+path, bearer)
+		if got.status != 503 || got.code != "unavailable" || got.header.Get("Retry-After") == "" {
+			t.Errorf("%s: status %d, code %q, Retry-After %q; want 503 unavailable with Retry-After",
+				path, got.status, got.code, got.header.Get("Retry-After"))
+		}
 	}
-	// Anonymous requests do not need the keys.
+	if got := get(t, srv.URL+"/open", bearer); got.status != 200 || got.user != "anonymous" {
+		t.Errorf("open route with a token while JWKS down: status %d, body %s; want 200 anonymous",
+			got.status, got.body)
+	}
 	if got := get(t, srv.URL+"/open", nil); got.status != 200 {
 		t.Errorf("anonymous while JWKS down: status %d, want 200", got.status)
 	}

@@ -105,6 +105,12 @@ func E(kind Kind, code, message string, cause error) *Error {
 }
 
 // Validation collects field errors; Err returns nil when there are none.
+//
+// The fields are listed in the order they were added, which is the order a
+// client reads best when checks follow the request type's fields. That
+// order must not depend on chance: add in a fixed order, never while ranging
+// over a map (range over slices.Sorted(maps.Keys(m)) instead), so the same
+// request always gets the same answer.
 type Validation struct {
 	fields []FieldError
 }

@@ -3,6 +3,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -48,5 +49,28 @@ func TestValidation(t *testing.T) {
 func TestKindString(t *testing.T) {
 	if Conflict.String() != "conflict" || Kind(99).String() != "kind(99)" {
 		t.Errorf("%s %s", Conflict, Kind(99))
+	}
+}
+
+// TestValidationKeepsOrder: the fields come back in the order they were
+// added, on every run, not sorted.
+func TestValidationKeepsOrder(t *testing.T) {
+	want := []string{"email", "password", "name", "address.city", "address.country"}
+	for range 20 {
+		var v Validation
+		for _, f := range want {
+			v.Add(f, "is bad")
+		}
+		var e *Error
+		if !errors.As(v.Err(), &e) {
+			t.Fatal("no validation error")
+		}
+		var got []string
+		for _, f := range e.Fields {
+			got = append(got, f.Field)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("fields %q, want %q", got, want)
+		}
 	}
 }

@@ -1,10 +1,22 @@
 // Package gateway is the all-in-one's front door: one port that routes each
 // request by path to the public listener of the service that owns it, over
 // real HTTP, as Nginx does in production.
+//
+// When a service gives no answer, the front door answers for it:
+//   - a service that cannot be reached, or does not answer within the request
+//     deadline (web.Deadline, which the front door's web.Stack sets), is
+//     503 unavailable with Retry-After: API.md's "a dependency down". A slow
+//     service gets no 504 of its own: to a client a service too slow to
+//     answer in time is a service down, and one retryable answer with one
+//     code is simpler to handle than two;
+//   - only a client that went away (its request's context canceled) gets no
+//     answer: the access log records web.StatusClientClosed (499).
 package gateway
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -69,11 +81,9 @@ func (g *Gateway) CloseIdle() { g.transport.CloseIdleConnections() }
 var (
 	errUpstream = errs.New(errs.Unavailable, "unavailable", "the service is not available")
 	errTooLarge = errs.New(errs.TooLarge, "body_too_large", "the body is larger than 1 MiB")
+	errTooSlow  = errs.New(errs.Unavailable, "unavailable",
+		"the service did not answer in time; try again later")
 )
-
-// statusClientClosed is what the access log records for a request whose
-// client left before the answer (Nginx's 499); the client never sees it.
-const statusClientClosed = 499
 
 func newProxy(target *url.URL, transport http.RoundTripper, logger *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
@@ -100,8 +110,13 @@ func newProxy(target *url.URL, transport http.RoundTripper, logger *slog.Logger)
 			switch {
 			case errors.As(err, &tooLarge): // a body of unknown length ran past the limit
 				web.WriteError(w, r, errTooLarge)
-			case r.Context().Err() != nil: // the client went away: no one to answer
-				w.WriteHeader(statusClientClosed)
+			case errors.Is(r.Context().Err(), context.Canceled):
+				// The client went away: no one to answer.
+				w.WriteHeader(web.StatusClientClosed)
+			case errors.Is(r.Context().Err(), context.DeadlineExceeded):
+				logger.WarnContext(r.Context(), "front door: service did not answer in time",
+					slog.String("target", target.Host), slog.String("error", err.Error()))
+				web.WriteError(w, r, fmt.Errorf("%w: %w", errTooSlow, err))
 			default:
 				logger.WarnContext(r.Context(), "front door: service unreachable",
 					slog.String("target", target.Host), slog.String("error", err.Error()))

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -8,6 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"emporium/internal/platform/web"
 )
 
 func TestGateway(t *testing.T) {
@@ -60,5 +65,60 @@ func TestGateway(t *testing.T) {
 	}
 	if _, _, h := get("/api/v1/things/1"); len(h.Values("X-Request-ID")) != 0 {
 		t.Errorf("the service's X-Request-ID leaked through: %q (the front door's stack sets its own)", h.Values("X-Request-ID"))
+	}
+}
+
+// TestGatewaySlowService: a service that does not answer within the request
+// deadline is a 503 unavailable problem with Retry-After, not an empty 499
+// (the front door's own deadline is not a client that left).
+func TestGatewaySlowService(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // answers only when the front door gives up
+	}))
+	defer slow.Close()
+	target, _ := url.Parse(slow.URL)
+	g := New([]Route{{Path: "/api/v1/slow/", Target: target}}, http.NotFoundHandler(),
+		slog.New(slog.DiscardHandler))
+	front := httptest.NewServer(web.Stack(g, web.StackConfig{
+		Logger: slog.New(slog.DiscardHandler), RequestTimeout: 50 * time.Millisecond}))
+	defer front.Close()
+
+	res, err := http.Get(front.URL + "/api/v1/slow/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var p web.Problem
+	if err := json.NewDecoder(res.Body).Decode(&p); err != nil {
+		t.Fatalf("status %d, body is not a problem: %v", res.StatusCode, err)
+	}
+	if res.StatusCode != http.StatusServiceUnavailable || p.Code != "unavailable" ||
+		res.Header.Get("Retry-After") == "" {
+		t.Errorf("status %d, code %q, Retry-After %q; want 503 unavailable with Retry-After",
+			res.StatusCode, p.Code, res.Header.Get("Retry-After"))
+	}
+}
+
+// TestGatewayClientGone: a client that left gets no answer; the status the
+// access log and metrics record is 499.
+func TestGatewayClientGone(t *testing.T) {
+	reached := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(reached)
+		<-r.Context().Done()
+	}))
+	defer slow.Close()
+	target, _ := url.Parse(slow.URL)
+	g := New([]Route{{Path: "/api/v1/slow/", Target: target}}, http.NotFoundHandler(),
+		slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-reached
+		cancel()
+	}()
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/api/v1/slow/x", nil))
+	if rec.Code != web.StatusClientClosed || rec.Body.Len() != 0 {
+		t.Errorf("status %d, body %q; want %d and no body", rec.Code, rec.Body, web.StatusClientClosed)
 	}
 }

@@ -58,9 +58,18 @@ func (c *Client) result(k *call, attempt int, ans *answer, err error) (*Response
 }
 
 // clientError is the *errs.Error for a 4xx answer. A domain outcome (404,
-// 409, 412, 422) keeps its kind and the downstream's problem members, so the
+// 409, 412, 422) keeps its kind and the downstream's problem members (its
+// code, detail and extras such as insufficient_stock's lines), so the
 // caller's handler answers what the downstream answered; any other 4xx is a
 // badCall.
+//
+// The one member not passed on is the field list of a 422: its fields name
+// the internal request this service built, not the end user's (the user sent
+// no "items.0.quantity" or "ttl_seconds"), and an answer that named them
+// would send the user looking for fields that are not theirs. The end user
+// gets the 422 with its code and detail and no field list; the fields go
+// into the cause, for the log. A caller that can name the user's own field
+// checks it before calling, or maps the error itself.
 func (c *Client) clientError(k *call, attempt int, ans *answer) *errs.Error {
 	sk, ok := passedThrough[ans.status]
 	if !ok {
@@ -74,6 +83,14 @@ func (c *Client) clientError(k *call, attempt int, ans *answer) *errs.Error {
 	}
 	if isProblem(ans.header) {
 		readProblem(ans.body, e)
+	}
+	if len(e.Fields) > 0 {
+		names := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			names[i] = f.Field + ": " + f.Message
+		}
+		e.Err = fmt.Errorf("%w (fields %s)", e.Err, strings.Join(names, "; "))
+		e.Fields = nil
 	}
 	return e
 }

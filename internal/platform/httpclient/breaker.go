@@ -19,7 +19,10 @@ func (c *Client) newBreaker(cfg BreakerConfig) *gobreaker.CircuitBreaker[*answer
 			return n.ConsecutiveFailures >= failures
 		},
 		// The caller giving up says nothing about the downstream's health.
-		IsExcluded:    func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded: func(err error) bool {
+			var ended *callerEnded
+			return errors.As(err, &ended)
+		},
 		OnStateChange: c.breakerChanged,
 	})
 }
@@ -48,4 +51,24 @@ func (c *Client) breakerError(err error) error {
 		}
 	}
 	return c.unavailable(err, max(wait, time.Millisecond))
+}
+
+// callerEnded is an attempt that failed because the caller's context ended —
+// canceled, or past the caller's own deadline — rather than because the
+// downstream failed or outlasted the per-attempt Timeout. The breaker counts
+// it neither way: a caller with a short budget must not open the breaker for
+// everyone.
+type callerEnded struct{ err error }
+
+func (e *callerEnded) Error() string { return e.err.Error() }
+func (e *callerEnded) Unwrap() error { return e.err }
+
+// attempt is one call of send, classified for the breaker: a failure while
+// ctx (the caller's) has ended is a callerEnded.
+func (c *Client) attempt(ctx context.Context, k *call) (*answer, error) {
+	ans, err := c.send(ctx, k)
+	if err != nil && ctx.Err() != nil {
+		return ans, &callerEnded{err: err}
+	}
+	return ans, err
 }

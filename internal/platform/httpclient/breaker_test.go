@@ -1,6 +1,7 @@
 package httpclient
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -136,5 +137,43 @@ func TestBreakerStopsRetries(t *testing.T) {
 	}
 	if got := s.count(); got != 2 {
 		t.Errorf("server saw %d requests, want 2 (the breaker opened after them)", got)
+	}
+}
+
+// TestBreakerIgnoresTheCallersDeadline: an attempt cut short by the caller's
+// own deadline or cancellation says nothing about the downstream and does not
+// count towards opening the breaker; one cut short by the client's own
+// per-attempt Timeout does.
+func TestBreakerIgnoresTheCallersDeadline(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers in time
+	})
+	c := newClient(t, s, func(cfg *Config) {
+		cfg.MaxAttempts = 1
+		cfg.Timeout = 5 * time.Second
+		cfg.Breaker = BreakerConfig{Failures: 1, OpenFor: time.Minute}
+	})
+	short, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	err := c.GetJSON(short, "/internal/products", nil)
+	if asError(t, err).Kind != errs.Unavailable {
+		t.Fatalf("GetJSON past the caller's deadline = %v, want unavailable", err)
+	}
+	canceled, cancel := context.WithCancel(t.Context())
+	go func() {
+		eventually(t, 5*time.Second, "the second request", func() bool { return s.count() == 2 })
+		cancel()
+	}()
+	_ = c.GetJSON(canceled, "/internal/products", nil)
+	if got := breakerGauge(t, c); got != 0 {
+		t.Fatalf("breaker gauge after the caller gave up = %v, want 0 (closed)", got)
+	}
+
+	// The client's own timeout is the downstream's failure.
+	c.timeout = 20 * time.Millisecond
+	_ = c.GetJSON(testContext(t, 5*time.Second), "/internal/products", nil)
+	if got := breakerGauge(t, c); got != 2 {
+		t.Errorf("breaker gauge after an attempt timed out = %v, want 2 (open)", got)
 	}
 }

@@ -5,8 +5,10 @@
 // context propagation, Prometheus metrics and errors that the web package
 // answers correctly: 503 with Retry-After when the downstream is down or rate
 // limits this service; the downstream's own problem for a domain outcome
-// (404, 409, 412, 422); a bare 500 for any other 4xx, which means this
-// service called it wrongly (a bad service credential, a malformed request).
+// (404, 409, 412, 422 — a 422 without its field list, whose fields name the
+// internal request, not the end user's); a bare 500 for any other 4xx, which
+// means this service called it wrongly (a bad service credential, a
+// malformed request).
 //
 // Create one Client per downstream service:
 //
@@ -33,7 +35,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"emporium/internal/platform/backoff"
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/observability"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -87,7 +91,9 @@ type Config struct {
 // BreakerConfig configures a Client's circuit breaker.
 type BreakerConfig struct {
 	// Failures is how many consecutive failed attempts (network errors,
-	// timeouts, 5xx answers) open the breaker (default 5).
+	// per-attempt timeouts, 5xx answers) open the breaker (default 5). An
+	// attempt that ended because the caller's context did (canceled, or past
+	// the caller's own deadline) counts neither as a failure nor as a success.
 	Failures uint32
 	// OpenFor is how long the breaker stays open, failing fast, before it
 	// lets a probe through half-open (default 10s).
@@ -104,16 +110,15 @@ type Client struct {
 	header      http.Header
 	timeout     time.Duration
 	maxAttempts int
-	baseBackoff time.Duration
-	maxBackoff  time.Duration
-	openFor     time.Duration
-	http        *http.Client
-	breaker     *gobreaker.CircuitBreaker[*answer]
-	openedAt    atomic.Pointer[time.Time]
-	metrics     *metrics
-	log         *slog.Logger
-	// jitter picks the actual wait for a computed backoff; tests replace it.
-	jitter func(time.Duration) time.Duration
+	// backoff is the wait between attempts: BaseBackoff doubling up to
+	// MaxBackoff, with full jitter (tests set Jitter to 0 for the ceiling).
+	backoff  backoff.Policy
+	openFor  time.Duration
+	http     *http.Client
+	breaker  *gobreaker.CircuitBreaker[*answer]
+	openedAt atomic.Pointer[time.Time]
+	metrics  *metrics
+	log      *slog.Logger
 }
 
 // New returns a Client for the downstream cfg describes, filling in defaults.
@@ -124,19 +129,15 @@ func New(cfg Config) *Client {
 		header:      cfg.Header.Clone(),
 		timeout:     orDefault(cfg.Timeout, DefaultTimeout),
 		maxAttempts: orDefault(cfg.MaxAttempts, DefaultMaxAttempts),
-		baseBackoff: orDefault(cfg.BaseBackoff, DefaultBaseBackoff),
-		maxBackoff:  orDefault(cfg.MaxBackoff, DefaultMaxBackoff),
-		openFor:     orDefault(cfg.Breaker.OpenFor, DefaultBreakerOpenFor),
-		log:         cfg.Logger,
-		jitter:      fullJitter,
+		backoff: backoff.Policy{
+			Initial: orDefault(cfg.BaseBackoff, DefaultBaseBackoff),
+			Max:     orDefault(cfg.MaxBackoff, DefaultMaxBackoff),
+			Jitter:  1,
+		},
+		openFor: orDefault(cfg.Breaker.OpenFor, DefaultBreakerOpenFor),
+		log:     observability.OrDefault(cfg.Logger).With(slog.String("peer", cfg.Name)),
 	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	c.log = c.log.With(slog.String("peer", c.name))
-	if c.maxBackoff < c.baseBackoff {
-		c.maxBackoff = c.baseBackoff
-	}
+	c.backoff.Max = max(c.backoff.Max, c.backoff.Initial)
 	rt := cfg.Transport
 	if rt == nil {
 		rt = defaultTransport(cfg.TracerProvider, cfg.Propagator)

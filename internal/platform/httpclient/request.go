@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"emporium/internal/platform/backoff"
 )
 
 // maxAnswerBytes bounds how much of an answer is read; internal answers are
@@ -84,9 +86,10 @@ func (c *Client) Delete(ctx context.Context, path string) error {
 // deadline. Errors are *errs.Error: Unavailable when the downstream cannot be
 // reached, failed with a 5xx, answered 429 or the breaker is open, with a
 // RetryAfter hint when one is known; for a 404, 409, 412 or 422, the kind its
-// status maps to, carrying the downstream's problem code, detail, field
-// errors and extra members; Other (a 500 that shows nothing) for any other
-// 4xx, since it means this call was wrong, not the end user's request.
+// status maps to, carrying the downstream's problem code, detail and extra
+// members (not a 422's field errors: see clientError); Other (a 500 that
+// shows nothing) for any other 4xx, since it means this call was wrong, not
+// the end user's request.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	k, err := c.prepare(ctx, r)
 	if err != nil {
@@ -96,7 +99,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, c.unavailable(k.wrap(attempt, err), 0)
 		}
-		ans, err := c.breaker.Execute(func() (*answer, error) { return c.send(ctx, k) })
+		ans, err := c.breaker.Execute(func() (*answer, error) { return c.attempt(ctx, k) })
 		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 			return nil, c.breakerError(k.wrap(attempt, err))
 		}
@@ -112,7 +115,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			slog.String("method", k.method), slog.String("path", k.route),
 			slog.Int("attempt", attempt), slog.Duration("wait", wait),
 			slog.String("reason", reason(ans, err)))
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			ra, _ := retryAfterOf(ans)
 			return nil, c.unavailable(k.wrap(attempt, ctx.Err()), ra)
 		}
@@ -253,9 +256,9 @@ func worthRetrying(ans *answer, err error) bool {
 // backoff. It reports false when the wait is not worth it: Retry-After asks
 // for more than the whole retry budget, or ctx's deadline comes first.
 func (c *Client) retryWait(ctx context.Context, attempt int, ans *answer) (time.Duration, bool) {
-	wait := c.jitter(backoff(attempt, c.baseBackoff, c.maxBackoff))
+	wait := c.backoff.Delay(attempt)
 	if ra, ok := retryAfterOf(ans); ok {
-		if ra > c.maxBackoff*time.Duration(c.maxAttempts) {
+		if ra > c.backoff.Max*time.Duration(c.maxAttempts) {
 			return 0, false
 		}
 		wait = ra
@@ -273,18 +276,6 @@ func retryAfterOf(ans *answer) (time.Duration, bool) {
 		return 0, false
 	}
 	return parseRetryAfter(ans.header.Get("Retry-After"), time.Now())
-}
-
-// sleep waits for d, reporting false if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func reason(ans *answer, err error) string {

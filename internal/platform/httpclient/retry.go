@@ -1,7 +1,6 @@
 package httpclient
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,25 +30,6 @@ func retryableStatus(status int) bool {
 		return true
 	}
 	return false
-}
-
-// backoff is the ceiling of the wait before retry number n (1 for the first
-// retry): base doubling each time, capped at max.
-func backoff(n int, base, ceiling time.Duration) time.Duration {
-	d := base
-	for i := 1; i < n && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
-}
-
-// fullJitter waits a uniformly random time between zero and d, so that
-// clients that failed together do not retry together.
-func fullJitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d + 1)
 }
 
 // parseRetryAfter reads a Retry-After header, either delay-seconds or an

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"emporium/internal/platform/backoff"
 	"emporium/internal/platform/errs"
 )
 
@@ -79,7 +80,7 @@ func TestGetRetriesWithGrowingBackoff(t *testing.T) {
 	c := newClient(t, s, func(cfg *Config) {
 		cfg.BaseBackoff, cfg.MaxBackoff = base, time.Second
 	})
-	c.jitter = func(d time.Duration) time.Duration { return d } // the jitter's ceiling
+	c.backoff.Jitter = 0 // wait the jitter's ceiling
 
 	var out struct{ OK bool }
 	if err := c.GetJSON(testContext(t, 10*time.Second), "/internal/products", &out); err != nil {
@@ -106,34 +107,19 @@ func TestGetRetriesWithGrowingBackoff(t *testing.T) {
 	}
 }
 
+// TestBackoff: the client's waits are the shared backoff policy built from
+// its Config: BaseBackoff doubling up to MaxBackoff, with full jitter.
 func TestBackoff(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		retry int
-		want  time.Duration
-	}{
-		{1, 50 * time.Millisecond},
-		{2, 100 * time.Millisecond},
-		{3, 200 * time.Millisecond},
-		{5, 800 * time.Millisecond},
-		{6, time.Second},
-		{60, time.Second},
+	c := New(Config{Name: "catalog", BaseURL: "http://catalog", BaseBackoff: 50 * time.Millisecond,
+		MaxBackoff: time.Second})
+	want := backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second, Jitter: 1}
+	if c.backoff != want {
+		t.Errorf("policy = %+v, want %+v", c.backoff, want)
 	}
-	for _, tt := range tests {
-		if got := backoff(tt.retry, 50*time.Millisecond, time.Second); got != tt.want {
-			t.Errorf("backoff(%d) = %v, want %v", tt.retry, got, tt.want)
-		}
-	}
-	seen := map[bool]bool{}
-	for range 1000 {
-		d := fullJitter(100 * time.Millisecond)
-		if d < 0 || d > 100*time.Millisecond {
-			t.Fatalf("fullJitter(100ms) = %v, want within [0, 100ms]", d)
-		}
-		seen[d < 50*time.Millisecond] = true
-	}
-	if !seen[true] || !seen[false] {
-		t.Errorf("fullJitter is not spread over its range")
+	inverted := New(Config{BaseBackoff: time.Second, MaxBackoff: time.Millisecond})
+	if got := inverted.backoff.Max; got != time.Second {
+		t.Errorf("MaxBackoff below BaseBackoff: Max = %v, want BaseBackoff", got)
 	}
 }
 
@@ -214,7 +200,7 @@ func TestGivesUpRatherThanWaitPastBudget(t *testing.T) {
 			t.Parallel()
 			s := newServer(t, status(http.StatusServiceUnavailable, tt.retryAfter))
 			c := newClient(t, s, tt.edit)
-			c.jitter = func(d time.Duration) time.Duration { return d }
+			c.backoff.Jitter = 0
 			ctx := testContext(t, tt.ctxTimeout)
 
 			err := c.GetJSON(ctx, "/internal/products", nil)

@@ -13,10 +13,15 @@ import (
 // defaultTransport is an otelhttp transport over an http.Transport tuned for
 // many concurrent calls to one host. Without an explicit propagator it injects
 // W3C trace context and baggage, whatever the global propagator is.
+//
+// It never uses a proxy: HTTP_PROXY and HTTPS_PROXY in the environment are
+// for the way out to the internet (Stripe, Twilio), not for calls between
+// the services, which would otherwise carry the service credential through
+// a proxy and depend on it.
 func defaultTransport(tp trace.TracerProvider,
 	prop propagation.TextMapPropagator) http.RoundTripper {
 	base := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
+		Proxy: nil,
 		DialContext: (&net.Dialer{
 			Timeout:   30 * time.Second,
 			KeepAlive: 30 * time.Second,

@@ -17,7 +17,8 @@ var quietPaths = map[string]bool{"/livez": true, "/readyz": true, "/metrics": tr
 // remote_addr, with the request_id and trace_id that the request-scoped
 // logger carries. That logger is put in the context (see Logger) for the
 // handler and WriteError. Server errors are logged as errors by WriteError;
-// the access line stays at info.
+// the access line stays at info. A response aborted by a panic (see Recover)
+// still gets its line, with "aborted": true.
 func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
@@ -32,28 +33,36 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			// appends below never touch what it holds.
 			lazy := &lazyLogger{base: logger, attrs: ids[:len(ids):len(ids)]}
 			ctx := context.WithValue(r.Context(), loggerKey{}, lazy)
+			finished := false
+			// Deferred so that a response aborted by a panic is logged too.
+			defer func() {
+				level := slog.LevelInfo
+				if quietPaths[r.URL.Path] {
+					level = slog.LevelDebug
+				}
+				if !logger.Enabled(r.Context(), level) {
+					return
+				}
+				status := rec.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				attrs := append(ids,
+					slog.String("method", r.Method),
+					slog.String("route", info.routeOf()),
+					slog.String("path", r.URL.Path),
+					slog.Int("status", status),
+					slog.Int64("bytes", rec.Bytes()),
+					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+					slog.String("remote_addr", r.RemoteAddr),
+				)
+				if !finished {
+					attrs = append(attrs, slog.Bool("aborted", true))
+				}
+				logger.LogAttrs(r.Context(), level, "request", attrs...)
+			}()
 			next.ServeHTTP(rec, r.WithContext(ctx))
-
-			level := slog.LevelInfo
-			if quietPaths[r.URL.Path] {
-				level = slog.LevelDebug
-			}
-			if !logger.Enabled(r.Context(), level) {
-				return
-			}
-			status := rec.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
-			logger.LogAttrs(r.Context(), level, "request", append(ids,
-				slog.String("method", r.Method),
-				slog.String("route", info.routeOf()),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", status),
-				slog.Int64("bytes", rec.Bytes()),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("remote_addr", r.RemoteAddr),
-			)...)
+			finished = true
 		})
 	}
 }
@@ -62,7 +71,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 // the attributes of every line logged for the request.
 func requestAttrs(ctx context.Context, info *requestInfo) []slog.Attr {
 	// Room for the access line's own attributes, appended after the handler.
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	if info.id != "" {
 		attrs = append(attrs, slog.String("request_id", info.id))
 	}

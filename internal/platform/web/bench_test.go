@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,4 +53,30 @@ func BenchmarkStack(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeBytes measures the strict decoder on a small order-like
+// body, and the share of it that the name check (case and repeats) takes.
+func BenchmarkDecodeBytes(b *testing.B) {
+	body := []byte(`{"note":"leave at the door","lines":[{"product_id":"p1","quantity":2},` +
+		`{"product_id":"p2","quantity":1}],"address":{"name":"Ada","city":"London"},` +
+		`"attributes":{"gift":{"product_id":"p3","quantity":1}}}`)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var dst decodeTarget
+			if err := DecodeBytes(body, &dst); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("names_only", func(b *testing.B) {
+		b.ReportAllocs()
+		t := reflect.TypeFor[*decodeTarget]()
+		for b.Loop() {
+			if err := checkNames(body, t); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

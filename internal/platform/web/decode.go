@@ -36,9 +36,11 @@ var (
 )
 
 // Decode reads one JSON object from r's body into dst strictly: the content type
-// must be JSON, the body at most MaxBodyBytes, every field known and of the
-// right type, nothing after the object. Then, if dst is a Validator, it
-// validates. Errors carry kinds: 400 malformed, 413, 415, 422 with field errors.
+// must be JSON, the body at most MaxBodyBytes, every field known, named in
+// its exact case, given once and of the right type, nothing after the
+// object. Then, if dst is a Validator, it validates. Errors carry kinds: 400
+// malformed, 413, 415, 422 with field errors (one field for a decoding
+// error: the first in the body).
 func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return errNotJSON
@@ -79,7 +81,7 @@ func DecodeBytes(body []byte, dst any) error {
 	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("null")) {
 		return errNotObject
 	}
-	return nil
+	return checkNames(body, reflect.TypeOf(dst))
 }
 
 func decodeError(err error, body []byte, dst any) error {

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 )
 
 var (
@@ -73,38 +72,8 @@ func findUnknown(v any, t reflect.Type, prefix, name string) (string, bool) {
 // into: by tag or field name, exact match first, then case-insensitive, and
 // looking into embedded structs.
 func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
-	var folded reflect.Type
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			if sub, ok := jsonField(ft, key); ok {
-				return sub, true
-			}
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if name == key {
-			return f.Type, true
-		}
-		if folded == nil && strings.EqualFold(name, key) {
-			folded = f.Type
-		}
-	}
-	return folded, folded != nil
+	f, ok := jsonFields(t).lookup([]byte(key))
+	return f.typ, ok
 }
 
 // throughOptionals returns the type a value of type t is decoded as, looking

@@ -54,6 +54,15 @@ func TestDecodeOptional(t *testing.T) {
 		{"wrong type inside an optional", `{"price":{"amount":"100"}}`, errs.Invalid,
 			"price.amount"},
 		{"wrong type of an optional", `{"name":7}`, errs.Invalid, "name"},
+		{"optional in another case", `{"Name":"n"}`, errs.Invalid, "name"},
+		{"repeated optional", `{"name":"a","name":null}`, errs.Invalid, "name"},
+		{"another case inside an optional object", `{"price":{"Amount":1}}`, errs.Invalid,
+			"price.amount"},
+		{"another case through two optionals", `{"nested":{"CURRENCY":"USD"}}`, errs.Invalid,
+			"nested.currency"},
+		{"repeated inside an optional map's value", `{"by_key":{"a":{"amount":1,"amount":2}}}`,
+			errs.Invalid, "by_key.a.amount"},
+		{"optional map keys may differ in case", `{"by_key":{"usd":{},"USD":{}}}`, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

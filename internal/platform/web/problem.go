@@ -4,8 +4,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -97,15 +99,47 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// errDeadline answers a request whose deadline (see Deadline) passed before it
+// had an answer: a dependency too slow to answer within the request deadline
+// is a dependency down, so it is API.md's 503 unavailable with Retry-After,
+// not a 500 and not a 504 (clients retry one code, not two).
+var errDeadline = errs.New(errs.Unavailable, "unavailable",
+	"the request could not be completed in time; try again later")
+
+// StatusClientClosed is what the access log, metrics and traces record for a
+// request whose client left before it was answered (Nginx's 499). The client
+// never sees it.
+const StatusClientClosed = 499
+
 // WriteError answers r with the problem for err, adding the headers its kind
 // calls for, and logs it when it is a server error (5xx).
+//
+// When r's context has ended, the end decides: if the client went away
+// (context.Canceled), no one is left to answer, so whatever err is, it is
+// only recorded as StatusClientClosed and logged at info, not as a server
+// error. Past r's deadline (context.DeadlineExceeded), an error without a
+// kind (a 500) is about the deadline, whatever the handler wrapped, and is
+// answered as the 503 of a dependency down.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	switch r.Context().Err() {
+	case context.Canceled:
+		Logger(r.Context()).InfoContext(r.Context(), "client went away",
+			slog.String("error", err.Error()))
+		if !started(w) {
+			w.WriteHeader(StatusClientClosed)
+		}
+		return
+	case context.DeadlineExceeded:
+		if errs.KindOf(err) == errs.Other {
+			err = fmt.Errorf("%w: %w", errDeadline, err)
+		}
+	}
 	p := ProblemFor(err)
 	if p.Status >= 500 {
 		Logger(r.Context()).ErrorContext(r.Context(), "request failed",
 			slog.Int("status", p.Status), slog.String("error", err.Error()))
 	}
-	if started, ok := w.(interface{ Started() bool }); ok && started.Started() {
+	if started(w) {
 		// The handler already sent a status; all that is left is to log.
 		Logger(r.Context()).WarnContext(r.Context(), "error after response started",
 			slog.String("error", err.Error()))
@@ -123,4 +157,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 	}
 	WriteProblem(w, p)
+}
+
+// started reports whether w (a StatusRecorder, when the stack wraps it) has
+// sent its status already.
+func started(w http.ResponseWriter) bool {
+	s, ok := w.(interface{ Started() bool })
+	return ok && s.Started()
 }

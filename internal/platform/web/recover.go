@@ -13,10 +13,13 @@ import (
 // problem; the panic value and stack go to the log only.
 var errPanic = errs.New(errs.Other, "internal", "panic")
 
-// Recover turns a handler's panic into a 500 internal problem (unless the
-// response had already started) and logs the panic value and stack at error
-// on the request's logger. http.ErrAbortHandler is re-panicked so that
-// net/http aborts the response as the handler meant.
+// Recover turns a handler's panic into a 500 internal problem and logs the
+// panic value and stack at error on the request's logger. When the response
+// had already started, no problem can be sent and a clean end would pass the
+// truncated body off as complete: Recover panics with http.ErrAbortHandler
+// instead, so net/http aborts the response (closes the connection, or resets
+// the HTTP/2 stream) and the client sees an error. A handler's own
+// http.ErrAbortHandler is passed on the same way, without a log line.
 func Recover(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := Record(w)
@@ -32,7 +35,7 @@ func Recover(next http.Handler) http.Handler {
 				slog.String("panic", fmt.Sprint(v)),
 				slog.String("stack", string(debug.Stack())))
 			if rec.Started() {
-				return
+				panic(http.ErrAbortHandler)
 			}
 			// Headers the handler set before panicking describe a response
 			// that will not be sent; only the request id stays.

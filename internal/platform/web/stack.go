@@ -58,7 +58,8 @@ func Stack(h http.Handler, cfg StackConfig) http.Handler {
 
 // Deadline gives every request's context a deadline of d (or
 // DefaultRequestTimeout), which database calls and calls to other services
-// honour.
+// honour. A handler that fails because the deadline passed answers 503
+// unavailable with Retry-After, whatever error it returns (see WriteError).
 func Deadline(d time.Duration) func(http.Handler) http.Handler {
 	if d <= 0 {
 		d = DefaultRequestTimeout

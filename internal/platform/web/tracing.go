@@ -52,6 +52,7 @@ func Tracing(
 					semconv.UserAgentOriginal(r.UserAgent()),
 				))
 			rec := Record(w)
+			finished := false
 			defer func() {
 				// Deferred so that a panic passing through still ends the span.
 				if !span.IsRecording() {
@@ -68,12 +69,16 @@ func Tracing(
 					span.SetAttributes(semconv.HTTPRoute(route))
 				}
 				span.SetAttributes(semconv.HTTPResponseStatusCode(status))
-				if status >= 500 {
+				switch {
+				case !finished: // a response aborted halfway (see Recover)
+					span.SetStatus(codes.Error, "response aborted")
+				case status >= 500:
 					span.SetStatus(codes.Error, http.StatusText(status))
 				}
 				span.End()
 			}()
 			next.ServeHTTP(rec, r.WithContext(ctx))
+			finished = true
 		})
 	}
 }

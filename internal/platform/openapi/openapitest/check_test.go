@@ -251,3 +251,42 @@ func TestCheckConventions(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConventions401: an operation that needs a bearer token documents
+// 401; one that also serves requests without a token need not, since a bad
+// token counts as none there.
+func TestCheckConventions401(t *testing.T) {
+	const block = `        "401":
+          description: no token
+          headers:
+            X-Request-ID: {$ref: "#/components/headers/RequestID"}
+            WWW-Authenticate: {schema: {type: string}}
+          content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}
+`
+	if !strings.Contains(conformingDoc, block) {
+		t.Fatal("conformingDoc has no 401 block to remove")
+	}
+	no401 := strings.Replace(conformingDoc, block, "", 1)
+	tests := []struct {
+		name, security string
+		wantFailure    bool
+	}{
+		{"token required", "security: [{bearerAuth: []}]", true},
+		{"token optional", "security: [{}, {bearerAuth: []}]", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Load([]byte(strings.Replace(no401, "security: [{bearerAuth: []}]",
+				tt.security, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &recorder{TB: t}
+			CheckConventions(rec, doc)
+			got := strings.Join(rec.failures(), "\n")
+			if strings.Contains(got, "documents no 401") != tt.wantFailure {
+				t.Errorf("failures %q; want a missing 401 reported: %v", got, tt.wantFailure)
+			}
+		})
+	}
+}
