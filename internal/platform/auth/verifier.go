@@ -14,6 +14,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"emporium/internal/platform/observability"
 )
 
 // Defaults for VerifierConfig's zero fields.
@@ -98,9 +100,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MinRefreshGap <= 0 {
 		cfg.MinRefreshGap = DefaultMinRefreshGap
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Logger = observability.OrDefault(cfg.Logger)
 	return &Verifier{
 		cfg:            cfg,
 		log:            cfg.Logger,

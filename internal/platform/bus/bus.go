@@ -20,10 +20,11 @@ import (
 
 	"emporium/internal/platform/backoff"
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/observability"
 	"emporium/internal/platform/redact"
 )
 
-// Options configure a Bus. The zero value is usable: logs are discarded and
+// Options configure a Bus. The zero value is usable: logs go to slog.Default() and
 // metrics go to a private registry.
 type Options struct {
 	Logger     *slog.Logger
@@ -73,11 +74,7 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus new: %w", err)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("component", "bus")
+	log := observability.OrDefault(opts.Logger).With("component", "bus")
 	b := &Bus{nc: nc, js: js, log: log, metrics: newMetrics(opts.Registerer),
 		closed: make(chan struct{})}
 	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"emporium/internal/platform/observability"
 )
 
 // quietPaths are probed and scraped all day; their access lines are debug.
@@ -20,9 +22,7 @@ var quietPaths = map[string]bool{"/livez": true, "/readyz": true, "/metrics": tr
 // the access line stays at info. A response aborted by a panic (see Recover)
 // still gets its line, with "aborted": true.
 func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger = observability.OrDefault(logger)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
