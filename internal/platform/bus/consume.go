@@ -117,7 +117,8 @@ type Consumer struct {
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
 // (explicit acks; the consumer, not the server, decides when to give up) and
 // handles its messages until Stop is called or ctx ends. A handler that runs
-// when ctx ends is let finish.
+// when ctx ends is let finish. A stream that does not exist yet (its service
+// has never started) is waited for in the background, not an error.
 //
 // Events may be delivered more than once and, unless cfg.Ordered is set, out
 // of order: see ConsumerConfig.
@@ -135,7 +136,14 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 	}
 	c.haltCtx, c.haltNow = context.WithCancel(context.Background())
 	if err := c.open(ctx); err != nil {
-		return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
+		}
+		// The stream's own service creates it when it first starts, and may
+		// start after this one: there is nothing to consume until then, and
+		// this service runs regardless. Nothing is missed: the consumer
+		// starts from the stream's first message.
+		c.log.Info("bus consumer: the stream does not exist yet; waiting for it")
 	}
 	c.unhook = context.AfterFunc(ctx, c.halt)
 	go c.run()
@@ -222,6 +230,12 @@ var nextPolicy = backoff.Policy{Initial: 250 * time.Millisecond, Max: 5 * time.S
 
 func (c *Consumer) run() {
 	defer close(c.done)
+	c.mu.Lock()
+	waiting := c.iter == nil
+	c.mu.Unlock()
+	if waiting && !c.reopen() {
+		return
+	}
 	failures := 0
 	var unhandled []jetstream.Msg // pulled ahead when the consumer stopped
 	for {
@@ -289,7 +303,12 @@ func (c *Consumer) reopen() bool {
 			c.log.Info("bus consumer: reopened")
 			return true
 		}
-		c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// Waiting for the stream's service to start is no failure.
+			c.log.Debug("bus consumer: waiting for the stream", "attempt", attempt)
+		} else {
+			c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
+		}
 		if !backoff.Sleep(c.haltCtx, reconnectDelay(attempt)) {
 			return false
 		}
