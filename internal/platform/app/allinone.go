@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,7 +40,8 @@ type AllInOneRuntime struct {
 	front    *web.Server
 	health   *web.Health // the front door's
 	gateway  *gateway.Gateway
-	closers  []func() // run in reverse at the end
+	routes   map[string]string // path pattern → service name
+	closers  []func()          // run in reverse at the end
 }
 
 // StartAllInOne opens everything: data directory, embedded NATS, databases
@@ -48,7 +50,7 @@ type AllInOneRuntime struct {
 // On error, what was opened is closed again.
 func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Logger) (_ *AllInOneRuntime, err error) {
 	log = observability.OrDefault(log)
-	rt := &AllInOneRuntime{cfg: cfg, log: log}
+	rt := &AllInOneRuntime{cfg: cfg, log: log, routes: map[string]string{}}
 	defer func() {
 		if err != nil {
 			rt.close()
@@ -124,6 +126,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		target := &url.URL{Scheme: "http", Host: lns[i].Public.Addr().String()}
 		for _, p := range svc.Paths {
 			routes = append(routes, gateway.Route{Path: p, Target: target})
+			rt.routes[p] = u.Name
 		}
 	}
 	if verifier != nil && len(rt.services) > 0 {
@@ -167,6 +170,11 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 // InternalAddr is the address of the front door's internal listener, with
 // the process's metrics and probes.
 func (rt *AllInOneRuntime) InternalAddr() string { return rt.front.InternalAddr() }
+
+// Routes returns the front door's routes: each path pattern and the name of
+// the service it goes to. Nginx routes the same (deploy/services.json; a
+// test in cmd/emporium compares them).
+func (rt *AllInOneRuntime) Routes() map[string]string { return maps.Clone(rt.routes) }
 
 // Addr is the front door's address.
 func (rt *AllInOneRuntime) Addr() string { return rt.front.PublicAddr() }
