@@ -171,7 +171,7 @@ func checkCompose(raw, databasesSQL string, list []service) []string {
 		}
 	}
 	for _, v := range secretVars {
-		if m := regexp.MustCompile(`(?m)^\s*` + v + `:\s*(.*)$`).FindAllStringSubmatch(raw, -1); len(m) == 0 {
+		if m := regexp.MustCompile(`(?m)^\s*`+v+`:\s*(.*)$`).FindAllStringSubmatch(raw, -1); len(m) == 0 {
 			add("%s is not set anywhere", v)
 		} else {
 			for _, kv := range m {
