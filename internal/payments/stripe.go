@@ -89,7 +89,12 @@ func (s *stripeProvider) Cancel(ctx context.Context, intentID, key string) (Inte
 	if err != nil {
 		return Intent{}, s.fail("cancel", err)
 	}
-	return intentOf(pi, unix(s.now())), nil
+	// Stripe answers a cancel it refuses with an error, and one it performs
+	// with the canceled PaymentIntent: an answer is a cancellation (a mock
+	// that keeps no state answers its fixture's status).
+	in := intentOf(pi, unix(s.now()))
+	in.Status = Canceled
+	return in, nil
 }
 
 func (s *stripeProvider) Refund(ctx context.Context, in RefundIntent) (string, error) {
