@@ -24,7 +24,7 @@ const stripeKey = "sk_test_EmporiumKeyDoNotLog4242"
 // stripeCall is a request stripe-go sent, as the recorder saw it.
 type stripeCall struct {
 	method, path, key string
-	form             url.Values
+	form              url.Values
 }
 
 // recorder is a proxy in front of stripe-mock that records every request,
