@@ -170,6 +170,11 @@ func TestConfirmRefused(t *testing.T) {
 		expect(t, e.do("POST", path, e.customer(), `{"payment_method":`), http.StatusBadRequest, "malformed_json")
 		r := e.do("POST", path, e.customer(), `{"payment_method":"pm_card_visa","card":"4242"}`)
 		expect(t, r, http.StatusUnprocessableEntity, "validation_failed")
+		r = e.do("POST", path, e.customer(), `{"payment_method":"pm_card_visa"}`, "Content-Type", "text/plain")
+		expect(t, r, http.StatusUnsupportedMediaType, "unsupported_media_type")
+		huge := `{"payment_method":"` + strings.Repeat("x", 1<<20) + `"}`
+		expect(t, e.do("POST", path, e.customer(), huge), http.StatusRequestEntityTooLarge, "body_too_large")
+		expect(t, e.post([]byte(huge), "t=1,v1=00"), http.StatusRequestEntityTooLarge, "body_too_large")
 
 		expect(t, e.call("POST", "/internal/payments/"+p.ID+"/cancel", nil), http.StatusOK, "")
 		expect(t, e.confirm(p.ID, "pm_card_visa"), http.StatusConflict, "invalid_transition")

@@ -190,3 +190,41 @@ func TestCrashAfterProviderAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentConfirms: a customer's confirm sent five times at once (a
+// double click, a retrying client) charges once: each answer is the
+// succeeded payment or 409 invalid_transition, the provider performs one
+// confirm, and the success is announced once.
+func TestConcurrentConfirms(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := start(t, dbURL, nil)
+		p := e.create(6000)
+		var wg sync.WaitGroup
+		statuses := make([]int, 5)
+		for i := range statuses {
+			wg.Go(func() {
+				r := e.confirm(p.ID, "pm_card_visa")
+				statuses[i] = r.Status
+				if r.Status == http.StatusOK && decode(t, r).Status != Succeeded {
+					t.Errorf("a confirm answered %s", r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		for _, s := range statuses {
+			if s != http.StatusOK && s != http.StatusConflict {
+				t.Errorf("statuses %v, want 200 or 409 each", statuses)
+				break
+			}
+		}
+		if n := e.count("SELECT COUNT(*) FROM sandbox_requests WHERE request LIKE 'confirm %'"); n != 1 {
+			t.Errorf("the provider performed %d confirms, want 1", n)
+		}
+		if n := len(e.events(event.PaymentSucceeded, p.ID)); n != 1 {
+			t.Errorf("%d succeeded events, want 1", n)
+		}
+		if got := e.payment(p.ID); got.Status != Succeeded || got.PendingMethod != "" {
+			t.Errorf("payment %s, pending %q", got.Status, got.PendingMethod)
+		}
+	})
+}

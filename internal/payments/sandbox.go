@@ -198,16 +198,18 @@ func (s *sandbox) call(ctx context.Context, key, request, intentID string,
 	var events []string
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		events = nil
-		var replay bool
-		var err error
-		if pi, replay, err = sandboxReplay(ctx, tx, key, request); err != nil || replay {
-			return err
-		}
+		// The PaymentIntent first: a concurrent call with the same key waits
+		// here, then finds the answer stored.
 		var cur *sandboxIntent
+		var err error
 		if intentID != "" {
 			if cur, err = sandboxIntentForUpdate(ctx, tx, intentID); err != nil {
 				return err
 			}
+		}
+		var replay bool
+		if pi, replay, err = sandboxReplay(ctx, tx, key, request); err != nil || replay {
+			return err
 		}
 		if pi, events, err = change(cur); err != nil {
 			return err
