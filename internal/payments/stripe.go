@@ -109,6 +109,9 @@ func (s *stripeProvider) Refund(ctx context.Context, in RefundIntent) (string, e
 	if err != nil {
 		return "", s.fail("refund", err)
 	}
+	// A card refund succeeds at once; one Stripe reports pending is counted
+	// as made (its later failure would come as charge.refund.updated, which
+	// this service records and leaves to an operator).
 	if r.Status == stripe.RefundStatusFailed || r.Status == stripe.RefundStatusCanceled {
 		return r.ID, fmt.Errorf("stripe refund %s: %s: %w", r.ID, r.Status, errRefused)
 	}
