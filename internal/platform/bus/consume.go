@@ -117,7 +117,9 @@ type Consumer struct {
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
 // (explicit acks; the consumer, not the server, decides when to give up) and
 // handles its messages until Stop is called or ctx ends. A handler that runs
-// when ctx ends is let finish.
+// when ctx ends is let finish. When cfg.Stream does not exist yet (the
+// service that publishes to it has never run), Consume succeeds all the same
+// and the consumer is created, with backoff, once the stream exists.
 //
 // Events may be delivered more than once and, unless cfg.Ordered is set, out
 // of order: see ConsumerConfig.
@@ -135,7 +137,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 	}
 	c.haltCtx, c.haltNow = context.WithCancel(context.Background())
 	if err := c.open(ctx); err != nil {
-		return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
+		}
+		// The stream's publisher has not run yet: start anyway, and open the
+		// consumer once the stream appears (run reopens it with backoff).
+		c.log.Warn("bus consumer: the stream does not exist yet; the consumer starts "+
+			"once it does", "err", err)
 	}
 	c.unhook = context.AfterFunc(ctx, c.halt)
 	go c.run()
@@ -224,6 +232,12 @@ func (c *Consumer) run() {
 	defer close(c.done)
 	failures := 0
 	var unhandled []jetstream.Msg // pulled ahead when the consumer stopped
+	c.mu.Lock()
+	opened := c.iter != nil
+	c.mu.Unlock()
+	if !opened && !c.reopen() { // the stream did not exist at Consume
+		return
+	}
 	for {
 		c.mu.Lock()
 		iter := c.iter
@@ -289,7 +303,11 @@ func (c *Consumer) reopen() bool {
 			c.log.Info("bus consumer: reopened")
 			return true
 		}
-		c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
+		// A stream that does not exist yet may take long to appear: say so
+		// about once a minute rather than at every attempt.
+		if !errors.Is(err, jetstream.ErrStreamNotFound) || attempt%30 == 1 {
+			c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
+		}
 		if !backoff.Sleep(c.haltCtx, reconnectDelay(attempt)) {
 			return false
 		}
