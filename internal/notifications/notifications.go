@@ -95,7 +95,7 @@ var publicErrors = map[string]string{
 // event: the delivery log's entry.
 type Delivery struct {
 	ID         string     `json:"id"`
-	EventID    string     `json:"-"`
+	EventID    string     `json:"event_id"`
 	EventType  string     `json:"event_type"`
 	Channel    string     `json:"channel"`
 	CustomerID string     `json:"customer_id"`

@@ -305,7 +305,7 @@ func (c *Consumer) reopen() bool {
 		}
 		// A stream that does not exist yet may take long to appear: say so
 		// about once a minute rather than at every attempt.
-		if !errors.Is(err, jetstream.ErrStreamNotFound) || attempt%30 == 1 {
+		if !errors.Is(err, jetstream.ErrStreamNotFound) || attempt%30 == 0 {
 			c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
 		}
 		if !backoff.Sleep(c.haltCtx, reconnectDelay(attempt)) {
