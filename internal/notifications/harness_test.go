@@ -297,3 +297,6 @@ func decodeJSON(t testing.TB, data []byte, v any) {
 		t.Fatalf("decode %s: %v", data, err)
 	}
 }
+
+// param is a query of one parameter.
+func param(name, value string) url.Values { return url.Values{name: {value}} }
