@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"emporium/internal/event"
+	"emporium/internal/notifications/notifytest"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/testkit"
 )
@@ -19,8 +20,8 @@ func TestEmailsOverSMTP(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		mailSrv := newSMTPServer(t, smtpOptions{})
-		e := start(t, dbURL, func(c *Config) { c.SMTPURL = mailSrv.url("") })
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+		e := start(t, dbURL, func(c *Config) { c.SMTPURL = mailSrv.URL("") })
 
 		welcome := registered(t, "user-1", "jane@example.com", "Jane Doe", "", false)
 		e.publish(welcome)
@@ -30,7 +31,7 @@ func TestEmailsOverSMTP(t *testing.T) {
 			d.SentAt == nil || d.EventType != event.UserRegistered || d.Channel != ChannelEmail {
 			t.Errorf("welcome delivery = %+v", d)
 		}
-		mails := mailSrv.mails()
+		mails := mailSrv.Mails()
 		if len(mails) != 1 {
 			t.Fatalf("the server received %d mails, want 1", len(mails))
 		}
@@ -38,7 +39,7 @@ func TestEmailsOverSMTP(t *testing.T) {
 			strings.Join(mails[0].To, ",") != "jane@example.com" {
 			t.Errorf("envelope from %s to %v", mails[0].From, mails[0].To)
 		}
-		m := parseMail(t, mails[0].Data)
+		m := notifytest.ParseMail(t, mails[0].Data)
 		if m.Subject != "Welcome to Emporium" || m.To != `"Jane Doe" <jane@example.com>` ||
 			m.MessageID != "<"+d.ID+"@"+messageIDDomain+">" {
 			t.Errorf("headers: subject %q, to %q, message id %q", m.Subject, m.To, m.MessageID)
@@ -53,11 +54,11 @@ func TestEmailsOverSMTP(t *testing.T) {
 		if d.Status != StatusSent || d.Subject != "Order EMP-10042 is confirmed" {
 			t.Errorf("order paid delivery = %+v", d)
 		}
-		mails = mailSrv.mails()
+		mails = mailSrv.Mails()
 		if len(mails) != 2 {
 			t.Fatalf("the server received %d mails, want 2", len(mails))
 		}
-		m = parseMail(t, mails[1].Data)
+		m = notifytest.ParseMail(t, mails[1].Data)
 		for _, want := range []string{"2 x Coffee mug (MUG-1)  $12.50 each  $25.00",
 			"Total:    $2,024.99"} {
 			if !strings.Contains(m.Text, want) {
@@ -77,20 +78,19 @@ func TestEmailsOverSMTP(t *testing.T) {
 // over TLS, and the server's certificate is checked.
 func TestSMTPStartTLSAndAuth(t *testing.T) {
 	t.Parallel()
-	serverTLS, clientTLS := selfSigned(t)
-	mailSrv := newSMTPServer(t, smtpOptions{user: "mailer", password: "s3cret", tls: serverTLS})
+	serverTLS, clientTLS := notifytest.SelfSigned(t)
+	mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{User: "mailer", Password: "s3cret",
+		TLS: serverTLS})
 	e := start(t, sqliteURL(t), func(c *Config) {
-		c.SMTPURL, c.smtpTLS = mailSrv.url("starttls=required"), clientTLS
+		c.SMTPURL, c.smtpTLS = mailSrv.URL("starttls=required"), clientTLS
 	})
 	ev := registered(t, "user-1", "jane@example.com", "Jane", "", false)
 	e.publish(ev)
 	if d := e.waitDeliveries(ev.ID, 1)[0]; d.Status != StatusSent {
 		t.Fatalf("delivery = %+v", d)
 	}
-	mailSrv.mu.Lock()
-	defer mailSrv.mu.Unlock()
-	if !mailSrv.tls || len(mailSrv.received) != 1 {
-		t.Errorf("tls %v, %d mails; want the mail over TLS", mailSrv.tls, len(mailSrv.received))
+	if !mailSrv.UsedTLS() || len(mailSrv.Mails()) != 1 {
+		t.Errorf("tls %v, %d mails; want the mail over TLS", mailSrv.UsedTLS(), len(mailSrv.Mails()))
 	}
 }
 
@@ -101,12 +101,12 @@ func TestSMTPRefusingFiveTimesFails(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		mailSrv := newSMTPServer(t, smtpOptions{})
-		mailSrv.refuse = func(int) *smtp.SMTPError {
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+		mailSrv.Refuse(func(int) *smtp.SMTPError {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 				Message: "mailbox busy, try again later"}
-		}
-		e := start(t, dbURL, func(c *Config) { c.SMTPURL = mailSrv.url("") })
+		})
+		e := start(t, dbURL, func(c *Config) { c.SMTPURL = mailSrv.URL("") })
 		ev := registered(t, "user-1", "jane@example.com", "Jane", "", false)
 		e.publish(ev)
 		d := e.waitDeliveries(ev.ID, 1)[0]
@@ -114,7 +114,7 @@ func TestSMTPRefusingFiveTimesFails(t *testing.T) {
 			d.LastError == nil || !strings.Contains(*d.LastError, "451") || d.SentAt != nil {
 			t.Errorf("delivery = %+v, last_error %v", d, deref(d.LastError))
 		}
-		if n := mailSrv.dataCommands(); n != 5 {
+		if n := mailSrv.DataCommands(); n != 5 {
 			t.Errorf("the server was tried %d times, want 5", n)
 		}
 		var dl = waitDeadLetter(t, e, "deadletter.notifications-email."+event.UserRegistered)
@@ -141,9 +141,9 @@ func TestSMTPRefusingFiveTimesFails(t *testing.T) {
 // A recipient the server refuses for good (550) is not tried again.
 func TestSMTPPermanentRefusalIsNotRetried(t *testing.T) {
 	t.Parallel()
-	mailSrv := newSMTPServer(t, smtpOptions{})
-	mailSrv.rejectRcpt["nobody@example.com"] = true
-	e := start(t, sqliteURL(t), func(c *Config) { c.SMTPURL = mailSrv.url("") })
+	mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+	mailSrv.RejectRcpt("nobody@example.com")
+	e := start(t, sqliteURL(t), func(c *Config) { c.SMTPURL = mailSrv.URL("") })
 	ev := registered(t, "user-1", "nobody@example.com", "Nobody", "", false)
 	e.publish(ev)
 	d := e.waitDeliveries(ev.ID, 1)[0]
@@ -161,33 +161,27 @@ func TestPendingDeliverySurvivesARestart(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		mailSrv := newSMTPServer(t, smtpOptions{})
-		down := true
-		mailSrv.refuse = func(int) *smtp.SMTPError {
-			if down {
-				return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
-					Message: "service not available"}
-			}
-			return nil
-		}
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+		mailSrv.Refuse(func(int) *smtp.SMTPError {
+			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+				Message: "service not available"}
+		})
 		nats := e2eNATS(t)
 		first := startOn(t, dbURL, nats.url, nats.issuer, func(c *Config) {
-			c.SMTPURL, c.MaxAttempts, c.RetryInitial = mailSrv.url(""), 1000, 50*time.Millisecond
+			c.SMTPURL, c.MaxAttempts, c.RetryInitial = mailSrv.URL(""), 1000, 50*time.Millisecond
 		})
 		ev := registered(t, "user-1", "jane@example.com", "Jane", "", false)
 		first.publish(ev)
-		testkit.Eventually(t, 15*time.Second, func() bool { return mailSrv.dataCommands() >= 2 },
+		testkit.Eventually(t, 15*time.Second, func() bool { return mailSrv.DataCommands() >= 2 },
 			"the server was not tried twice")
 		first.stop()
-		mailSrv.mu.Lock()
-		down = false
-		mailSrv.mu.Unlock()
+		mailSrv.Refuse(nil)
 		second := startOn(t, dbURL, nats.url, nats.issuer, func(c *Config) {
-			c.SMTPURL = mailSrv.url("")
+			c.SMTPURL = mailSrv.URL("")
 		})
 		d := second.waitDeliveries(ev.ID, 1)[0]
-		if d.Status != StatusSent || len(mailSrv.mails()) != 1 {
-			t.Errorf("delivery = %+v after %d mails", d, len(mailSrv.mails()))
+		if d.Status != StatusSent || len(mailSrv.Mails()) != 1 {
+			t.Errorf("delivery = %+v after %d mails", d, len(mailSrv.Mails()))
 		}
 	})
 }
@@ -197,11 +191,11 @@ func TestRedeliverySendsNothingTwice(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		mailSrv := newSMTPServer(t, smtpOptions{})
-		sms := newTwilioServer(t)
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+		sms := notifytest.NewTwilioServer(t)
 		e := start(t, dbURL, func(c *Config) {
-			c.SMTPURL = mailSrv.url("")
-			sms.configure(c)
+			c.SMTPURL = mailSrv.URL("")
+			twilioConfig(c, sms)
 		})
 		reg := registered(t, "user-1", "jane@example.com", "Jane", "+14155550100", true)
 		paid := orderEvent(t, event.OrderPaid, "user-1", nil)
@@ -214,10 +208,10 @@ func TestRedeliverySendsNothingTwice(t *testing.T) {
 		// Anything recorded twice would be due now, and sent before this holds.
 		testkit.Eventually(t, 5*time.Second, func() bool { return e.effectsDone() },
 			"effects still due")
-		if n := len(mailSrv.mails()); n != 2 {
+		if n := len(mailSrv.Mails()); n != 2 {
 			t.Errorf("%d mails, want 2 (welcome, order paid)", n)
 		}
-		if n := len(sms.messages()); n != 1 {
+		if n := len(sms.Messages()); n != 1 {
 			t.Errorf("%d SMS, want 1", n)
 		}
 		if n := len(e.deliveries("", nil)); n != 3 {
@@ -232,8 +226,8 @@ func TestQuotaHolds(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		mailSrv := newSMTPServer(t, smtpOptions{})
-		e := start(t, dbURL, func(c *Config) { c.SMTPURL, c.Quota = mailSrv.url(""), 3 })
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+		e := start(t, dbURL, func(c *Config) { c.SMTPURL, c.Quota = mailSrv.URL(""), 3 })
 		e.publish(registered(t, "user-1", "jane@example.com", "Jane", "", false),
 			registered(t, "user-2", "max@example.com", "Max", "", false))
 		for i := range 4 {
@@ -255,9 +249,9 @@ func TestQuotaHolds(t *testing.T) {
 				t.Errorf("unexpected delivery %+v", d)
 			}
 		}
-		if sent != 5 || quota != 2 || len(mailSrv.mails()) != 5 {
+		if sent != 5 || quota != 2 || len(mailSrv.Mails()) != 5 {
 			t.Errorf("%d sent, %d over quota, %d mails; want 5, 2, 5 (3 + 2 for max)", sent, quota,
-				len(mailSrv.mails()))
+				len(mailSrv.Mails()))
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"emporium/internal/event"
+	"emporium/internal/notifications/notifytest"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/app/apptest"
 	"emporium/internal/platform/auth"
@@ -300,3 +301,10 @@ func decodeJSON(t testing.TB, data []byte, v any) {
 
 // param is a query of one parameter.
 func param(name, value string) url.Values { return url.Values{name: {value}} }
+
+// twilioConfig points cfg at a Twilio test server, sending from
+// +15005550006.
+func twilioConfig(cfg *Config, s *notifytest.TwilioServer) {
+	cfg.TwilioAccountSID, cfg.TwilioAuthToken = s.AccountSID, s.Token
+	cfg.TwilioFrom, cfg.TwilioAPIBase = "+15005550006", s.URL
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"emporium/internal/event"
+	"emporium/internal/notifications/notifytest"
 	"emporium/internal/platform/bus"
 )
 
@@ -16,8 +17,8 @@ func TestEventBeforeItsContactWaitsForIt(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		mailSrv := newSMTPServer(t, smtpOptions{})
-		e := start(t, dbURL, func(c *Config) { c.SMTPURL = mailSrv.url("") })
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+		e := start(t, dbURL, func(c *Config) { c.SMTPURL = mailSrv.URL("") })
 		paid := orderEvent(t, event.OrderPaid, "user-1", nil)
 		failed := newEvent(t, event.PaymentFailed, event.PaymentChanged{PaymentID: "pay-1",
 			OrderID: sampleOrder("paid").OrderID, CustomerID: "user-1", Provider: "sandbox",
@@ -36,7 +37,7 @@ func TestEventBeforeItsContactWaitsForIt(t *testing.T) {
 				t.Errorf("%s: delivery = %+v", ev.Type, d)
 			}
 		}
-		if n := len(mailSrv.mails()); n != 3 {
+		if n := len(mailSrv.Mails()); n != 3 {
 			t.Errorf("%d mails, want 3", n)
 		}
 		// The payment's email names the order, which the orders event told.
@@ -83,8 +84,8 @@ func TestContactFollowsTheNewestIdentityEvent(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		sms := newTwilioServer(t)
-		e := start(t, dbURL, func(c *Config) { sms.configure(c) })
+		sms := notifytest.NewTwilioServer(t)
+		e := start(t, dbURL, func(c *Config) { twilioConfig(c, sms) })
 		reg := registered(t, "user-1", "jane@example.com", "Jane", "", false)
 		phone := "+14155550199"
 		updated := newEvent(t, event.UserUpdated, event.UserContact{UserID: "user-1",

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"emporium/internal/event"
+	"emporium/internal/notifications/notifytest"
 	"emporium/internal/platform/app/apptest"
 )
 
@@ -17,9 +18,9 @@ func TestDeliveryLog(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		sms := newTwilioServer(t)
-		sms.invalid["+15005550001"] = true
-		e := start(t, dbURL, func(c *Config) { sms.configure(c) })
+		sms := notifytest.NewTwilioServer(t)
+		sms.Invalid("+15005550001")
+		e := start(t, dbURL, func(c *Config) { twilioConfig(c, sms) })
 		e.publish(registered(t, "jane", "jane@example.com", "Jane", "+14155550100", true),
 			registered(t, "bob", "b@example.org", "Bob", "+15005550001", true))
 		var events []event.Envelope

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"emporium/internal/event"
+	"emporium/internal/notifications/notifytest"
 )
 
 // Without SMTP or Twilio, messages go to the outbox directory — each email
@@ -33,7 +34,7 @@ func TestOutboxDirectory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := parseMail(t, raw)
+			m := notifytest.ParseMail(t, raw)
 			if want := []string{"Welcome to Emporium", "Order EMP-10042 is confirmed"}[i]; m.Subject != want ||
 				m.To != `"Jane" <jane@example.com>` || m.Text == "" || m.HTML == "" {
 				t.Errorf("%s: subject %q to %q", d.ID, m.Subject, m.To)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"emporium/internal/event"
+	"emporium/internal/notifications/notifytest"
 )
 
 // Paid, shipped and cancelled orders go out by SMS to a customer who opted
@@ -15,8 +16,8 @@ func TestSMSThroughTwilio(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		sms := newTwilioServer(t)
-		e := start(t, dbURL, func(c *Config) { sms.configure(c) })
+		sms := notifytest.NewTwilioServer(t)
+		e := start(t, dbURL, func(c *Config) { twilioConfig(c, sms) })
 		e.publish(
 			registered(t, "in", "in@example.com", "In", "+14155550100", true),
 			registered(t, "out", "out@example.com", "Out", "+14155550101", false),
@@ -38,7 +39,7 @@ func TestSMSThroughTwilio(t *testing.T) {
 			}
 		}
 		e.waitDeliveries("", 3+3*2+2) // welcomes, three events of "in" by two channels, two emails
-		msgs := sms.messages()
+		msgs := sms.Messages()
 		if len(msgs) != 3 {
 			t.Fatalf("Twilio accepted %d messages, want 3: %v", len(msgs), msgs)
 		}
@@ -73,19 +74,19 @@ func TestTwilioRetries(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, dbURL string) {
 		t.Parallel()
-		sms := newTwilioServer(t)
-		sms.answers = []int{http.StatusTooManyRequests, http.StatusInternalServerError}
-		sms.invalid["+15005550001"] = true
-		e := start(t, dbURL, func(c *Config) { sms.configure(c) })
+		sms := notifytest.NewTwilioServer(t)
+		sms.Answer(http.StatusTooManyRequests, http.StatusInternalServerError)
+		sms.Invalid("+15005550001")
+		e := start(t, dbURL, func(c *Config) { twilioConfig(c, sms) })
 		e.publish(registered(t, "ok", "ok@example.com", "Ok", "+14155550100", true))
 		paid := orderEvent(t, event.OrderPaid, "ok", nil)
 		e.publish(paid)
 		d := e.waitDeliveries(paid.ID, 2)[1]
-		if d.Status != StatusSent || d.Attempts != 3 || len(sms.messages()) != 1 {
-			t.Errorf("after 429 and 500: delivery = %+v, %d accepted", d, len(sms.messages()))
+		if d.Status != StatusSent || d.Attempts != 3 || len(sms.Messages()) != 1 {
+			t.Errorf("after 429 and 500: delivery = %+v, %d accepted", d, len(sms.Messages()))
 		}
 
-		before := sms.requestCount()
+		before := sms.Requests()
 		e.publish(registered(t, "bad", "bad@example.com", "Bad", "+15005550001", true))
 		paid = orderEvent(t, event.OrderPaid, "bad", nil)
 		e.publish(paid)
@@ -94,7 +95,7 @@ func TestTwilioRetries(t *testing.T) {
 			!strings.Contains(deref(d.LastError), "21211") {
 			t.Errorf("after 400: delivery = %+v, last_error %s", d, deref(d.LastError))
 		}
-		if n := sms.requestCount() - before; n != 1 {
+		if n := sms.Requests() - before; n != 1 {
 			t.Errorf("Twilio was asked %d times for the invalid number, want 1", n)
 		}
 		waitDeadLetter(t, e, "deadletter.notifications-sms."+event.OrderPaid)
@@ -104,11 +105,11 @@ func TestTwilioRetries(t *testing.T) {
 // A messaging service sends instead of a from-number when configured.
 func TestTwilioMessagingService(t *testing.T) {
 	t.Parallel()
-	sms := newTwilioServer(t)
-	sms.messagingServiceID = "MG" + randomHex(16)
+	sms := notifytest.NewTwilioServer(t)
+	sms.MessagingServiceSID = "MG" + notifytest.RandomHex(16)
 	e := start(t, sqliteURL(t), func(c *Config) {
-		sms.configure(c)
-		c.TwilioFrom, c.TwilioMessagingServiceSID = "", sms.messagingServiceID
+		twilioConfig(c, sms)
+		c.TwilioFrom, c.TwilioMessagingServiceSID = "", sms.MessagingServiceSID
 	})
 	e.publish(registered(t, "in", "in@example.com", "In", "+14155550100", true))
 	paid := orderEvent(t, event.OrderPaid, "in", nil)
@@ -116,7 +117,7 @@ func TestTwilioMessagingService(t *testing.T) {
 	if d := e.waitDeliveries(paid.ID, 2)[1]; d.Status != StatusSent {
 		t.Fatalf("delivery = %+v", d)
 	}
-	if m := sms.messages()[0]; m.Get("MessagingServiceSid") != sms.messagingServiceID ||
+	if m := sms.Messages()[0]; m.Get("MessagingServiceSid") != sms.MessagingServiceSID ||
 		m.Get("From") != "" {
 		t.Errorf("sent with %v", m)
 	}

@@ -1,4 +1,8 @@
-package notifications
+// Package notifytest runs, inside a test, the outside world the
+// notifications service talks to: a real SMTP server (emersion/go-smtp) and
+// an HTTP server speaking Twilio's Messages API, both able to refuse; and
+// reads received mail as a mail client would.
+package notifytest
 
 import (
 	"bytes"
@@ -25,45 +29,67 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// smtpServer is a real SMTP server (emersion/go-smtp) started inside a test.
+// SMTPServer is a real SMTP server (emersion/go-smtp) started inside a test.
 // It keeps what it receives, and can be told to refuse.
-type smtpServer struct {
-	addr string
-	// user and password, when set, are required (AUTH PLAIN) before MAIL.
+type SMTPServer struct {
+	addr           string
 	user, password string
 
-	mu       sync.Mutex
-	received []receivedMail
-	data     int // DATA commands answered, accepted or refused
-	// refuse, when set, answers the nth DATA (from 1) with its error.
-	refuse func(n int) *smtp.SMTPError
-	// rejectRcpt answers RCPT TO for these addresses with 550.
+	mu         sync.Mutex
+	received   []Mail
+	data       int // DATA commands answered, accepted or refused
+	refuse     func(n int) *smtp.SMTPError
 	rejectRcpt map[string]bool
 	tls        bool // whether a session ran over TLS
 }
 
-type receivedMail struct {
+// Refuse makes the server answer the nth DATA command (from 1) with the
+// error f returns for it; nil accepts.
+func (s *SMTPServer) Refuse(f func(n int) *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = f
+}
+
+// RejectRcpt makes the server answer RCPT TO:<addr> with 550 5.1.1.
+func (s *SMTPServer) RejectRcpt(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectRcpt[addr] = true
+}
+
+// UsedTLS reports whether a mail transaction ran over TLS.
+func (s *SMTPServer) UsedTLS() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tls
+}
+
+// Mail is a message the server accepted: its envelope and its data.
+type Mail struct {
 	From string
 	To   []string
 	Data []byte
 }
 
-// smtpOptions configure newSMTPServer.
-type smtpOptions struct {
-	user, password string
-	tls            *tls.Config // offered with STARTTLS
+// SMTPOptions configure NewSMTPServer.
+type SMTPOptions struct {
+	// User and Password, when set, are required (AUTH PLAIN) before MAIL.
+	User, Password string
+	// TLS, when set, is offered with STARTTLS.
+	TLS *tls.Config
 }
 
-// newSMTPServer starts a server on a loopback port, closed at cleanup.
-func newSMTPServer(t testing.TB, opts smtpOptions) *smtpServer {
+// NewSMTPServer starts a server on a loopback port, closed at cleanup.
+func NewSMTPServer(t testing.TB, opts SMTPOptions) *SMTPServer {
 	t.Helper()
-	s := &smtpServer{user: opts.user, password: opts.password, rejectRcpt: map[string]bool{}}
+	s := &SMTPServer{user: opts.User, password: opts.Password, rejectRcpt: map[string]bool{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &smtpSession{srv: s, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = opts.tls == nil
-	srv.TLSConfig = opts.tls
+	srv.AllowInsecureAuth = opts.TLS == nil
+	srv.TLSConfig = opts.TLS
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -75,8 +101,8 @@ func newSMTPServer(t testing.TB, opts smtpOptions) *smtpServer {
 	return s
 }
 
-// url is the server's SMTP_URL.
-func (s *smtpServer) url(query string) string {
+// URL is the server's SMTP_URL, with query (without "?") when not empty.
+func (s *SMTPServer) URL(query string) string {
 	u := "smtp://"
 	if s.user != "" {
 		u += s.user + ":" + s.password + "@"
@@ -88,20 +114,22 @@ func (s *smtpServer) url(query string) string {
 	return u
 }
 
-func (s *smtpServer) mails() []receivedMail {
+// Mails are the messages accepted so far.
+func (s *SMTPServer) Mails() []Mail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]receivedMail(nil), s.received...)
+	return append([]Mail(nil), s.received...)
 }
 
-func (s *smtpServer) dataCommands() int {
+// DataCommands counts the DATA commands answered, accepted or refused.
+func (s *SMTPServer) DataCommands() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.data
 }
 
 type smtpSession struct {
-	srv    *smtpServer
+	srv    *SMTPServer
 	conn   *smtp.Conn
 	authed bool
 	from   string
@@ -163,7 +191,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 			return serr
 		}
 	}
-	ss.srv.received = append(ss.srv.received, receivedMail{From: ss.from,
+	ss.srv.received = append(ss.srv.received, Mail{From: ss.from,
 		To: append([]string(nil), ss.to...), Data: b})
 	return nil
 }
@@ -171,16 +199,16 @@ func (ss *smtpSession) Data(r io.Reader) error {
 func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
 func (ss *smtpSession) Logout() error { return nil }
 
-// parsedMail is a received message taken apart as a mail client would.
-type parsedMail struct {
+// ParsedMail is a received message taken apart as a mail client would.
+type ParsedMail struct {
 	Subject, To, From, MessageID string
 	Text, HTML                   string
 }
 
-// parseMail parses a MIME message: headers (RFC 2047 words decoded), and the
+// ParseMail parses a MIME message: headers (RFC 2047 words decoded), and the
 // text/plain and text/html parts of its multipart/alternative body, each
 // decoded from its transfer encoding.
-func parseMail(t testing.TB, raw []byte) parsedMail {
+func ParseMail(t testing.TB, raw []byte) ParsedMail {
 	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
@@ -194,7 +222,7 @@ func parseMail(t testing.TB, raw []byte) parsedMail {
 		}
 		return v
 	}
-	p := parsedMail{Subject: header("Subject"), To: header("To"), From: header("From"),
+	p := ParsedMail{Subject: header("Subject"), To: header("To"), From: header("From"),
 		MessageID: m.Header.Get("Message-ID")}
 	mediaType, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
 	if err != nil || mediaType != "multipart/alternative" {
@@ -234,9 +262,9 @@ func parseMail(t testing.TB, raw []byte) parsedMail {
 	return p
 }
 
-// selfSigned returns a server certificate for 127.0.0.1 and a client
+// SelfSigned returns a server certificate for 127.0.0.1 and a client
 // configuration that trusts it.
-func selfSigned(t testing.TB) (server, client *tls.Config) {
+func SelfSigned(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -1,4 +1,4 @@
-package notifications
+package notifytest
 
 import (
 	"crypto/rand"
@@ -15,67 +15,77 @@ import (
 	"time"
 )
 
-// twilioServer speaks the part of Twilio's REST API the service uses —
+// TwilioServer speaks the part of Twilio's REST API the service uses —
 // POST /2010-04-01/Accounts/{AccountSid}/Messages.json — and checks what
 // Twilio checks: the account in the path, HTTP basic auth with the account
 // SID (or an API key) and its secret, a form body with To, From or
 // MessagingServiceSid, and Body. It answers with Twilio's JSON shapes: the
 // message resource (201), or an error {code, message, more_info, status}.
-type twilioServer struct {
-	url                string
-	accountSID, token  string // the credentials it accepts
-	messagingServiceID string // accepted as a sender besides the from numbers
+type TwilioServer struct {
+	URL               string
+	AccountSID, Token string // the credentials it accepts
+	// MessagingServiceSID is accepted as a sender besides from-numbers.
+	MessagingServiceSID string
 
 	mu       sync.Mutex
 	requests int          // well-formed requests, answered or refused
 	sent     []url.Values // the messages it accepted
-	// answers are the statuses of the next well-formed requests, taken in
-	// order before any is accepted: 429, 500 or 503 answer an error; 201
-	// accepts.
-	answers []int
-	// invalid are numbers answered 400 with code 21211 (not a valid number).
-	invalid map[string]bool
+	answers  []int
+	invalid  map[string]bool
+}
+
+// Answer sets the statuses of the next well-formed requests, taken in order
+// before any is accepted: 429, 500 or 503 answer Twilio's error; 201 accepts.
+func (s *TwilioServer) Answer(statuses ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answers = append(s.answers, statuses...)
+}
+
+// Invalid makes the server refuse messages to number with 400, code 21211
+// (not a valid phone number), as Twilio does.
+func (s *TwilioServer) Invalid(number string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invalid[number] = true
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
-// newTwilioServer starts a server for one account, closed at cleanup.
-func newTwilioServer(t testing.TB) *twilioServer {
+// NewTwilioServer starts a server for one account, closed at cleanup.
+func NewTwilioServer(t testing.TB) *TwilioServer {
 	t.Helper()
-	s := &twilioServer{accountSID: "AC" + randomHex(16), token: randomHex(16),
+	s := &TwilioServer{AccountSID: "AC" + RandomHex(16), Token: RandomHex(16),
 		invalid: map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
-	s.url = srv.URL
+	s.URL = srv.URL
 	return s
 }
 
-func randomHex(n int) string {
+// RandomHex returns n random bytes in hex, for SIDs and tokens.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// configure points cfg at the server, sending from +15005550006.
-func (s *twilioServer) configure(cfg *Config) {
-	cfg.TwilioAccountSID, cfg.TwilioAuthToken = s.accountSID, s.token
-	cfg.TwilioFrom, cfg.TwilioAPIBase = "+15005550006", s.url
-}
-
-func (s *twilioServer) messages() []url.Values {
+// Messages are the messages accepted so far, as their forms.
+func (s *TwilioServer) Messages() []url.Values {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]url.Values(nil), s.sent...)
 }
 
-func (s *twilioServer) requestCount() int {
+// Requests counts the well-formed requests, accepted or refused.
+func (s *TwilioServer) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
 }
 
-func (s *twilioServer) serve(w http.ResponseWriter, r *http.Request) {
-	path := "/2010-04-01/Accounts/" + s.accountSID + "/Messages.json"
+func (s *TwilioServer) serve(w http.ResponseWriter, r *http.Request) {
+	path := "/2010-04-01/Accounts/" + s.AccountSID + "/Messages.json"
 	if r.URL.Path != path {
 		twilioError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+
 			" was not found")
@@ -85,7 +95,7 @@ func (s *twilioServer) serve(w http.ResponseWriter, r *http.Request) {
 		twilioError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
 		return
 	}
-	if user, pass, ok := r.BasicAuth(); !ok || user != s.accountSID || pass != s.token {
+	if user, pass, ok := r.BasicAuth(); !ok || user != s.AccountSID || pass != s.Token {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		twilioError(w, http.StatusUnauthorized, 20003, "Authenticate")
 		return
@@ -108,7 +118,7 @@ func (s *twilioServer) serve(w http.ResponseWriter, r *http.Request) {
 	case from == "" && service == "":
 		twilioError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
 		return
-	case service != "" && service != s.messagingServiceID:
+	case service != "" && service != s.MessagingServiceSID:
 		twilioError(w, http.StatusBadRequest, 21701, "The Messaging Service Sid "+service+
 			" is invalid.")
 		return
@@ -140,12 +150,12 @@ func (s *twilioServer) serve(w http.ResponseWriter, r *http.Request) {
 		twilioError(w, http.StatusBadRequest, 21211, "The 'To' number "+to+
 			" is not a valid phone number.")
 	default:
-		sid := "SM" + randomHex(16)
+		sid := "SM" + RandomHex(16)
 		now := time.Now().UTC().Format(time.RFC1123Z)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(map[string]any{
-			"sid": sid, "account_sid": s.accountSID, "to": to, "from": from,
+			"sid": sid, "account_sid": s.AccountSID, "to": to, "from": from,
 			"messaging_service_sid": nullIfEmpty(service), "body": body, "status": "queued",
 			"num_segments": "1", "num_media": "0", "direction": "outbound-api",
 			"api_version": "2010-04-01", "price": nil, "price_unit": "USD",
