@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"embed"
@@ -39,8 +40,9 @@ type Config struct {
 	TwilioMessagingServiceSID string `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	TwilioAPIBase             string `env:"TWILIO_API_BASE" default:"https://api.twilio.com"`
 	// OutboxDir is where messages go without a provider: .eml files and
-	// sms.jsonl. The all-in-one puts it in its data directory.
-	OutboxDir string `env:"NOTIFICATIONS_OUTBOX_DIR" default:"notifications-outbox"`
+	// sms.jsonl; DefaultOutboxDir when empty. The all-in-one puts it in its
+	// data directory.
+	OutboxDir string `env:"NOTIFICATIONS_OUTBOX_DIR"`
 	// SendTimeout bounds one send: the whole SMTP conversation, one request
 	// to Twilio.
 	SendTimeout time.Duration `env:"NOTIFICATIONS_SEND_TIMEOUT" default:"30s"`
@@ -90,10 +92,6 @@ func (c *Config) Validate() error {
 			problems = append(problems, err)
 		}
 	}
-	if c.OutboxDir == "" && (c.SMTPURL == "" || c.TwilioAccountSID == "") {
-		problems = append(problems, errors.New("NOTIFICATIONS_OUTBOX_DIR is required while "+
-			"SMTP_URL or TWILIO_ACCOUNT_SID is not set"))
-	}
 	if c.SendTimeout < time.Millisecond {
 		problems = append(problems, errors.New("NOTIFICATIONS_SEND_TIMEOUT must be at least 1ms"))
 	}
@@ -120,6 +118,10 @@ func (c *Config) twilio() TwilioConfig {
 		MessagingServiceSID: c.TwilioMessagingServiceSID, BaseURL: c.TwilioAPIBase,
 		Timeout: c.SendTimeout}
 }
+
+// DefaultOutboxDir is the outbox directory when Config.OutboxDir is empty,
+// relative to the working directory.
+const DefaultOutboxDir = "notifications-outbox"
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -163,7 +165,8 @@ func New(db *sqldb.DB, b *bus.Bus, cfg Config, log *slog.Logger) (*Service, erro
 	var files *FileOutbox
 	if cfg.SMTPURL == "" || cfg.TwilioAccountSID == "" {
 		var err error
-		if files, err = NewFileOutbox(cfg.OutboxDir, cfg.EmailFrom); err != nil {
+		if files, err = NewFileOutbox(cmp.Or(cfg.OutboxDir, DefaultOutboxDir),
+			cfg.EmailFrom); err != nil {
 			return nil, err
 		}
 	}
