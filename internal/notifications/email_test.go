@@ -74,24 +74,56 @@ func TestEmailsOverSMTP(t *testing.T) {
 	})
 }
 
-// SMTP with STARTTLS required and AUTH PLAIN: the credentials travel only
-// over TLS, and the server's certificate is checked.
-func TestSMTPStartTLSAndAuth(t *testing.T) {
+// SMTP with AUTH PLAIN: over STARTTLS (required), the server's certificate
+// checked; and without TLS to a server on loopback, the one place PLAIN
+// may travel unencrypted. Wrong credentials are refused and retried.
+func TestSMTPAuth(t *testing.T) {
 	t.Parallel()
 	serverTLS, clientTLS := notifytest.SelfSigned(t)
-	mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{User: "mailer", Password: "s3cret",
-		TLS: serverTLS})
-	e := start(t, sqliteURL(t), func(c *Config) {
-		c.SMTPURL, c.smtpTLS = mailSrv.URL("starttls=required"), clientTLS
+	for _, tt := range []struct {
+		name  string
+		tls   bool
+		query string
+	}{
+		{"starttls", true, "starttls=required"},
+		{"loopback", false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := notifytest.SMTPOptions{User: "mailer", Password: "s3cret"}
+			if tt.tls {
+				opts.TLS = serverTLS
+			}
+			mailSrv := notifytest.NewSMTPServer(t, opts)
+			e := start(t, sqliteURL(t), func(c *Config) {
+				c.SMTPURL, c.smtpTLS = mailSrv.URL(tt.query), clientTLS
+			})
+			ev := registered(t, "user-1", "jane@example.com", "Jane", "", false)
+			e.publish(ev)
+			if d := e.waitDeliveries(ev.ID, 1)[0]; d.Status != StatusSent {
+				t.Fatalf("delivery = %+v, last_error %s", d, deref(d.LastError))
+			}
+			if mailSrv.UsedTLS() != tt.tls || len(mailSrv.Mails()) != 1 {
+				t.Errorf("tls %v, %d mails; want tls %v", mailSrv.UsedTLS(), len(mailSrv.Mails()),
+					tt.tls)
+			}
+		})
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		t.Parallel()
+		mailSrv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{User: "mailer",
+			Password: "s3cret"})
+		e := start(t, sqliteURL(t), func(c *Config) {
+			c.SMTPURL = strings.Replace(mailSrv.URL(""), "s3cret", "wrong", 1)
+			c.MaxAttempts = 2
+		})
+		ev := registered(t, "user-1", "jane@example.com", "Jane", "", false)
+		e.publish(ev)
+		d := e.waitDeliveries(ev.ID, 1)[0]
+		if d.Status != StatusFailed || d.Attempts != 2 || !strings.Contains(deref(d.LastError), "535") {
+			t.Errorf("delivery = %+v, last_error %s", d, deref(d.LastError))
+		}
 	})
-	ev := registered(t, "user-1", "jane@example.com", "Jane", "", false)
-	e.publish(ev)
-	if d := e.waitDeliveries(ev.ID, 1)[0]; d.Status != StatusSent {
-		t.Fatalf("delivery = %+v", d)
-	}
-	if !mailSrv.UsedTLS() || len(mailSrv.Mails()) != 1 {
-		t.Errorf("tls %v, %d mails; want the mail over TLS", mailSrv.UsedTLS(), len(mailSrv.Mails()))
-	}
 }
 
 // An SMTP server that refuses every attempt: the message is tried five

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"emporium/internal/platform/sqldb"
@@ -167,18 +168,32 @@ type deliveryCursor struct {
 }
 
 // listDeliveries returns up to limit+1 deliveries matching f, newest first
-// (ties by id), after the cursor when there is one.
+// (ties by id), after the cursor when there is one. Only the filters set
+// are in the query, so that each list uses its index.
 func listDeliveries(ctx context.Context, db *sqldb.DB, f deliveryFilter, after *deliveryCursor,
 	limit int) ([]*Delivery, error) {
-	query := `SELECT ` + deliveryColumns + ` FROM deliveries
-		WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR status = $2)
-		AND ($3 = '' OR channel = $3)`
-	args := []any{f.CustomerID, f.Status, f.Channel, limit + 1}
-	if after != nil {
-		query += ` AND (created_at < $5 OR (created_at = $5 AND id > $6))`
-		args = append(args, after.CreatedAt, after.ID)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
-	query += ` ORDER BY created_at DESC, id LIMIT $4`
+	for _, c := range []struct{ column, value string }{
+		{"customer_id", f.CustomerID}, {"status", f.Status}, {"channel", f.Channel},
+	} {
+		if c.value != "" {
+			where = append(where, c.column+" = "+arg(c.value))
+		}
+	}
+	if after != nil {
+		at, id := arg(after.CreatedAt), arg(after.ID)
+		where = append(where, "(created_at < "+at+" OR (created_at = "+at+" AND id > "+id+"))")
+	}
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY created_at DESC, id LIMIT " + arg(limit+1)
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
