@@ -157,6 +157,10 @@ func orderViewOf(o event.OrderChanged) *orderView {
 		Shipping: FormatMoney(o.Shipping), Total: FormatMoney(o.Total),
 		TrackingNumber: o.TrackingNumber, Refunded: o.Refunded,
 		Reason: cancelReasons[o.Reason]}
+	if ov.Reason == "" {
+		// A reason this service does not know yet, in words as best it can.
+		ov.Reason = strings.ReplaceAll(o.Reason, "_", " ")
+	}
 	if ov.Number == "" {
 		ov.Number = o.OrderID
 	}
