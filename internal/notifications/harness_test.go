@@ -42,6 +42,7 @@ type env struct {
 	client  apptest.Client // validates every response against the OpenAPI document
 	logs    *apptest.LogWriter
 	stop    func()
+	streams map[string]bool // the services whose stream the test made
 }
 
 // eachDB runs fn as a subtest on SQLite, and on PostgreSQL when configured.
@@ -77,7 +78,7 @@ func startOn(t testing.TB, dbURL, natsURL string, iss *authtest.Issuer, edit fun
 	if edit != nil {
 		edit(&cfg)
 	}
-	e := &env{t: t, natsURL: natsURL, dbURL: dbURL, issuer: iss}
+	e := &env{t: t, natsURL: natsURL, dbURL: dbURL, issuer: iss, streams: map[string]bool{}}
 	e.bus = bustest.Dial(t, natsURL)
 	ensureStream(t, e.bus, app.IdentityStream, "identity.>")
 	ln := apptest.Listen(t)
@@ -119,12 +120,7 @@ func ensureStream(t testing.TB, b *bus.Bus, name, subjects string) {
 func (e *env) publish(envs ...event.Envelope) {
 	e.t.Helper()
 	for _, ev := range envs {
-		switch {
-		case strings.HasPrefix(ev.Type, "orders."):
-			ensureStream(e.t, e.bus, event.OrdersStream, "orders.>")
-		case strings.HasPrefix(ev.Type, "payments."):
-			ensureStream(e.t, e.bus, event.PaymentsStream, "payments.>")
-		}
+		e.ensureStreamOf(ev.Type)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := e.bus.PublishEvent(ctx, ev)
 		cancel()
@@ -132,6 +128,22 @@ func (e *env) publish(envs ...event.Envelope) {
 			e.t.Fatal(err)
 		}
 	}
+}
+
+// ensureStreamOf creates the stream of an event type's service, once.
+func (e *env) ensureStreamOf(typ string) {
+	e.t.Helper()
+	service, _, _ := strings.Cut(typ, ".")
+	if e.streams[service] {
+		return
+	}
+	switch service {
+	case "orders":
+		ensureStream(e.t, e.bus, event.OrdersStream, "orders.>")
+	case "payments":
+		ensureStream(e.t, e.bus, event.PaymentsStream, "payments.>")
+	}
+	e.streams[service] = true
 }
 
 // redeliver publishes ev again under another message id, as the outbox relay

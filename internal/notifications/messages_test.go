@@ -170,3 +170,16 @@ func TestMask(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender renders the order confirmation: subject, both bodies and
+// the SMS, as every paid order does inside its consumer's transaction.
+func BenchmarkRender(b *testing.B) {
+	v := samples()["order_paid"]
+	k := kinds[event.OrderPaid]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := render(k, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
