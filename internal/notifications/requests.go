@@ -12,7 +12,7 @@ import (
 // ignored, as everywhere in the API.
 type listRequest struct {
 	page   web.Page
-	filter deliveryFilter
+	filter DeliveryFilter
 }
 
 // listRequestFrom reads and checks a list's query; each bad parameter is a
@@ -20,7 +20,7 @@ type listRequest struct {
 func listRequestFrom(r *http.Request, admin bool) (listRequest, error) {
 	var v errs.Validation
 	q := r.URL.Query()
-	in := listRequest{filter: deliveryFilter{Status: q.Get("status"), Channel: q.Get("channel")}}
+	in := listRequest{filter: DeliveryFilter{Status: q.Get("status"), Channel: q.Get("channel")}}
 	page, err := web.PageFrom(r)
 	if err != nil {
 		return listRequest{}, err

@@ -200,7 +200,7 @@ type DeliveryList = web.List[Delivery]
 
 // ListDeliveries returns a page of the deliveries f selects, newest first,
 // as an admin sees them (recipients whole).
-func (s *Service) ListDeliveries(ctx context.Context, f deliveryFilter, page web.Page) (DeliveryList, error) {
+func (s *Service) ListDeliveries(ctx context.Context, f DeliveryFilter, page web.Page) (DeliveryList, error) {
 	var after deliveryCursor
 	has, err := page.After(&after)
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *Service) ListDeliveries(ctx context.Context, f deliveryFilter, page web
 
 // CustomerDeliveries is ListDeliveries of one customer's deliveries, as the
 // customer sees them (recipients masked).
-func (s *Service) CustomerDeliveries(ctx context.Context, customerID string, f deliveryFilter,
+func (s *Service) CustomerDeliveries(ctx context.Context, customerID string, f DeliveryFilter,
 	page web.Page) (DeliveryList, error) {
 	f.CustomerID = customerID
 	l, err := s.ListDeliveries(ctx, f, page)

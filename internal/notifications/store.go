@@ -156,8 +156,8 @@ func markFailed(ctx context.Context, tx *sqldb.Tx, id string, attempts int, prov
 	return err
 }
 
-// deliveryFilter narrows a list of deliveries; empty fields do not filter.
-type deliveryFilter struct {
+// DeliveryFilter narrows a list of deliveries; empty fields do not filter.
+type DeliveryFilter struct {
 	CustomerID, Status, Channel string
 }
 
@@ -170,7 +170,7 @@ type deliveryCursor struct {
 // listDeliveries returns up to limit+1 deliveries matching f, newest first
 // (ties by id), after the cursor when there is one. Only the filters set
 // are in the query, so that each list uses its index.
-func listDeliveries(ctx context.Context, db *sqldb.DB, f deliveryFilter, after *deliveryCursor,
+func listDeliveries(ctx context.Context, db *sqldb.DB, f DeliveryFilter, after *deliveryCursor,
 	limit int) ([]*Delivery, error) {
 	var where []string
 	var args []any
