@@ -72,6 +72,11 @@ func (s *Service) deliver(ctx context.Context, e effect.Effect) error {
 		slog.String("event_id", d.EventID), slog.String("provider", provider),
 		slog.Int("attempt", attempts))
 	if sendErr == nil {
+		if provider == ProviderFile {
+			// No provider configured: say where the message is, for a
+			// newcomer reading the logs.
+			log.Info("message written to the outbox directory", slog.String("dir", s.outboxDir))
+		}
 		// Should this fail, the effect is tried again and the message may go
 		// out twice, with the same Message-ID.
 		return markSent(bctx, s.db, d.ID, attempts, provider, s.now())

@@ -26,6 +26,9 @@ type Service struct {
 	now    func() time.Time // UTC, at the databases' resolution
 	mailer Mailer
 	texter Texter
+	// outboxDir is where messages go without a provider; "" when both are
+	// configured.
+	outboxDir string
 }
 
 // sendPayload is what an email or SMS effect carries: the message as

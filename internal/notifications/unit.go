@@ -169,6 +169,7 @@ func New(db *sqldb.DB, b *bus.Bus, cfg Config, log *slog.Logger) (*Service, erro
 			cfg.EmailFrom); err != nil {
 			return nil, err
 		}
+		s.outboxDir = files.Dir()
 	}
 	if cfg.SMTPURL != "" {
 		m, err := NewSMTPMailer(cfg.SMTPURL, cfg.EmailFrom, cfg.SendTimeout, cfg.smtpTLS)
