@@ -17,6 +17,7 @@ import (
 
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
+	"emporium/internal/notifications"
 	"emporium/internal/payments"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
@@ -42,9 +43,10 @@ func main() {
 // Config is everything the all-in-one reads from the environment.
 type Config struct {
 	app.AllInOne
-	Identity identity.Config
-	Catalog  catalog.Config
-	Payments payments.Config
+	Identity      identity.Config
+	Catalog       catalog.Config
+	Payments      payments.Config
+	Notifications notifications.Config
 }
 
 // command runs a subcommand against the data directory's databases.
