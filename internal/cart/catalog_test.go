@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -151,4 +152,35 @@ func (c *catalogService) Stop() {
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
+}
+
+// hang listens where the stopped catalog's internal listener was, and takes
+// connections without ever answering, until the returned func is called.
+func (c *catalogService) hang() func() {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", strings.TrimPrefix(c.internal, "http://"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	return func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}
 }

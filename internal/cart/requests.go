@@ -63,4 +63,3 @@ func checkQuantity(v *errs.Validation, quantity, least int) {
 	v.Check(quantity >= least && quantity <= MaxQuantity, "quantity",
 		"must be from "+strconv.Itoa(least)+" to "+strconv.Itoa(MaxQuantity))
 }
-
