@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/platform/app"
@@ -43,6 +44,7 @@ type Config struct {
 	app.AllInOne
 	Identity identity.Config
 	Catalog  catalog.Config
+	Cart     cart.Config
 }
 
 // command runs a subcommand against the data directory's databases.

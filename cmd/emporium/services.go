@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/platform/app"
@@ -26,7 +27,7 @@ func services(cfg Config) ([]app.Unit, error) {
 		}
 		cfg.Identity.KeyEncryptionKey = kek
 	}
-	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog)}, nil
+	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), cart.Unit(cfg.Cart)}, nil
 }
 
 // secretFile reads a base64 secret of 32 bytes from path, creating it (mode
