@@ -41,8 +41,8 @@ type catalog struct {
 	http *httpclient.Client
 }
 
-// CatalogConfig tunes the calls to the catalog.
-type CatalogConfig struct {
+// catalogConfig tunes the calls to the catalog.
+type catalogConfig struct {
 	// URL is the catalog's internal base URL.
 	URL string
 	// Timeout bounds one attempt; a GET is tried twice at most, so a catalog
@@ -56,7 +56,7 @@ type CatalogConfig struct {
 	BreakerOpenFor  time.Duration
 }
 
-func newCatalog(cfg CatalogConfig, serviceToken string, log *slog.Logger, reg prometheus.Registerer) *catalog {
+func newCatalog(cfg catalogConfig, serviceToken string, log *slog.Logger, reg prometheus.Registerer) *catalog {
 	return &catalog{http: httpclient.New(httpclient.Config{
 		Name:        "catalog",
 		BaseURL:     cfg.URL,

@@ -201,6 +201,19 @@ func (e *env) editProduct(id string, change map[string]any) {
 // from its metrics.
 func (e *env) catalogCalls() int {
 	e.t.Helper()
+	return int(e.metric("http_client_request_duration_seconds_count", `peer="catalog"`))
+}
+
+// breaker returns the state of the cart's breaker for the catalog: 0
+// closed, 1 half-open, 2 open.
+func (e *env) breaker() int {
+	e.t.Helper()
+	return int(e.metric("http_client_breaker_state", `peer="catalog"`))
+}
+
+// metric sums the cart's series of a metric whose labels include label.
+func (e *env) metric(name, label string) float64 {
+	e.t.Helper()
 	res, err := http.Get(e.internal + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
@@ -210,17 +223,17 @@ func (e *env) catalogCalls() int {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	n := 0
+	var sum float64
 	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, "http_client_request_duration_seconds_count{") && strings.Contains(l, `peer="catalog"`) {
-			var count float64
-			if _, err := fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &count); err != nil {
+		if strings.HasPrefix(l, name+"{") && strings.Contains(l, label) {
+			var v float64
+			if _, err := fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v); err != nil {
 				e.t.Fatalf("metrics line %q: %v", l, err)
 			}
-			n += int(count)
+			sum += v
 		}
 	}
-	return n
+	return sum
 }
 
 var eventually = apptest.Eventually

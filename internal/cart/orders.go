@@ -19,13 +19,13 @@ const placedConsumer = "cart-order-placed"
 // waits for the stream (see bus.Consume) and the cart serves meanwhile.
 func (s *Service) orderPlacedConsumer() bus.ConsumerConfig {
 	return bus.ConsumerConfig{Stream: event.OrdersStream, Durable: placedConsumer,
-		FilterSubjects: []string{event.OrderPlaced}, Handler: s.OrderPlaced}
+		FilterSubjects: []string{event.OrderPlaced}, Handler: s.orderPlaced}
 }
 
-// OrderPlaced takes the units an order bought out of its customer's cart,
+// orderPlaced takes the units an order bought out of its customer's cart,
 // once per event however often it is delivered. Lines the order did not
 // buy, and units added after the checkout, stay.
-func (s *Service) OrderPlaced(ctx context.Context, env event.Envelope) error {
+func (s *Service) orderPlaced(ctx context.Context, env event.Envelope) error {
 	if env.Type != event.OrderPlaced {
 		return nil
 	}

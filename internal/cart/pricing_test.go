@@ -70,6 +70,10 @@ func TestCatalogDown(t *testing.T) {
 				t.Fatalf("stale read: %+v, subtotal %v", m, c.Subtotal)
 			}
 		}
+		// Open, or half-open once its pause is over: not closed.
+		if state := e.breaker(); state == 0 {
+			t.Error("the breaker is closed after repeated failures")
+		}
 		if items := e.guestItems(guest); len(items) != 1 {
 			t.Errorf("guest cart without the catalog: %v", items)
 		}
@@ -99,6 +103,9 @@ func TestCatalogDown(t *testing.T) {
 		eventually(t, 10*time.Second, "the cart reads fresh again", func() bool {
 			return !e.read(ada).Stale
 		})
+		if state := e.breaker(); state != 0 {
+			t.Errorf("breaker state %d once the catalog answers, want 0 (closed)", state)
+		}
 		c = e.add(ada, tea.ID, 1)
 		if c.Stale || len(c.Items) != 2 || c.Items[0].Available != 10 {
 			t.Errorf("after the catalog came back: %+v", c)

@@ -25,7 +25,7 @@ type Config struct {
 	GuestTTL time.Duration `env:"CART_GUEST_TTL" default:"720h"`
 	// SweepInterval is how often expired guest carts are deleted.
 	SweepInterval time.Duration `env:"CART_SWEEP_INTERVAL" default:"1h"`
-	// CatalogTimeout bounds one call to the catalog (see CatalogConfig).
+	// CatalogTimeout bounds one call to the catalog (see catalogConfig): a GET is tried twice at most.
 	CatalogTimeout time.Duration `env:"CART_CATALOG_TIMEOUT" default:"1s"`
 	// CatalogBreakerFailures failed calls to the catalog in a row open the
 	// breaker for CatalogBreakerOpenFor.
@@ -95,7 +95,7 @@ func New(db *sqldb.DB, cfg Config, catalogURL, serviceToken string, log *slog.Lo
 	if now == nil {
 		now = time.Now
 	}
-	c := newCatalog(CatalogConfig{URL: catalogURL, Timeout: cfg.CatalogTimeout,
+	c := newCatalog(catalogConfig{URL: catalogURL, Timeout: cfg.CatalogTimeout,
 		BreakerFailures: uint32(cfg.CatalogBreakerFailures), BreakerOpenFor: cfg.CatalogBreakerOpenFor},
 		serviceToken, log, reg)
 	return &Service{db: db, catalog: c, currency: cfg.Currency, guestTTL: cfg.GuestTTL, log: log, now: now,
