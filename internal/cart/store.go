@@ -15,38 +15,54 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-const cartColumns = "id, COALESCE(customer_id, ''), created_at, updated_at"
+// cartQuery reads a cart and its lines in one query: one row per line in
+// the order they were added, or one row of NULL lines for an empty cart.
+const cartQuery = `SELECT c.id, COALESCE(c.customer_id, ''), c.created_at, c.updated_at,
+	l.product_id, l.quantity, l.position, l.sku, l.name, l.price_amount, l.price_currency
+	FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE `
 
-// cartWhere reads the one cart a condition names, with its lines; nil when
-// there is none. In a transaction on PostgreSQL it locks the cart's row
-// until the transaction ends, so that writers of one cart queue and each
-// reads what the one before wrote; SQLite's transaction already holds the
-// one write lock.
+// cartWhere reads the one cart a condition on carts (alias c) names, with
+// its lines; nil when there is none. In a transaction on PostgreSQL it
+// first locks the cart's row until the transaction ends, so that writers of
+// one cart queue and each reads what the one before wrote; SQLite's
+// transaction already holds the one write lock.
+//
+// The lock is a statement of its own: a SELECT … FOR UPDATE that waited for
+// the lock re-reads the locked row once it is free, but not the rows it
+// joins, which it would answer as they were before the other writer
+// committed. The lines are read by the next statement, which sees them as
+// that writer left them.
 func cartWhere(ctx context.Context, q querier, where string, args ...any) (*cart, error) {
-	query := "SELECT " + cartColumns + " FROM carts WHERE " + where
 	if tx, ok := q.(*sqldb.Tx); ok && tx.Dialect() == sqldb.Postgres {
-		query += " FOR UPDATE"
+		if _, err := tx.ExecContext(ctx, "SELECT c.id FROM carts c WHERE "+where+" FOR UPDATE", args...); err != nil {
+			return nil, err
+		}
 	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := q.QueryContext(ctx, cartQuery+where+" ORDER BY l.position", args...)
 	if err != nil {
 		return nil, err
 	}
 	var c *cart
 	for rows.Next() {
-		c = &cart{}
-		if err := rows.Scan(&c.id, &c.customerID, &c.createdAt, &c.updatedAt); err != nil {
+		var row cart
+		var productID, sku, name, currency sql.NullString
+		var quantity, position, amount sql.NullInt64
+		if err := rows.Scan(&row.id, &row.customerID, &row.createdAt, &row.updatedAt, &productID,
+			&quantity, &position, &sku, &name, &amount, &currency); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		if c == nil {
+			c = &row
+			c.createdAt, c.updatedAt = c.createdAt.UTC(), c.updatedAt.UTC()
+		}
+		if productID.Valid {
+			c.lines = append(c.lines, line{productID: productID.String, quantity: int(quantity.Int64),
+				position: int(position.Int64), seen: seen{sku: sku.String, name: name.String,
+					price: Money{Amount: amount.Int64, Currency: currency.String}}})
+		}
 	}
-	if err := closeRows(rows); err != nil || c == nil {
-		return nil, err
-	}
-	c.createdAt, c.updatedAt = c.createdAt.UTC(), c.updatedAt.UTC()
-	if c.lines, err = linesOf(ctx, q, c.id); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, closeRows(rows)
 }
 
 func closeRows(rows *sql.Rows) error {
@@ -59,32 +75,13 @@ func closeRows(rows *sql.Rows) error {
 
 // customerCart reads a customer's cart; nil when they have none.
 func customerCart(ctx context.Context, q querier, customerID string) (*cart, error) {
-	return cartWhere(ctx, q, "customer_id = $1", customerID)
+	return cartWhere(ctx, q, "c.customer_id = $1", customerID)
 }
 
 // guestCart reads the guest cart whose token hashes to hash, unless its last
 // change was before since (it has expired); nil when there is none.
 func guestCart(ctx context.Context, q querier, hash string, since time.Time) (*cart, error) {
-	return cartWhere(ctx, q, "token_hash = $1 AND updated_at >= $2", hash, since)
-}
-
-func linesOf(ctx context.Context, q querier, cartID string) ([]line, error) {
-	rows, err := q.QueryContext(ctx, `SELECT product_id, quantity, position, sku, name, price_amount,
-		price_currency FROM cart_lines WHERE cart_id = $1 ORDER BY position`, cartID)
-	if err != nil {
-		return nil, err
-	}
-	var lines []line
-	for rows.Next() {
-		var l line
-		if err := rows.Scan(&l.productID, &l.quantity, &l.position, &l.seen.sku, &l.seen.name,
-			&l.seen.price.Amount, &l.seen.price.Currency); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		lines = append(lines, l)
-	}
-	return lines, closeRows(rows)
+	return cartWhere(ctx, q, "c.token_hash = $1 AND c.updated_at >= $2", hash, since)
 }
 
 // ensureCustomerCart makes c the customer's cart unless they have one.
