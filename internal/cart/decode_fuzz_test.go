@@ -1,8 +1,21 @@
 package cart
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"emporium/internal/platform/auth"
+	"emporium/internal/platform/inbox"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/sqldb/sqldbtest"
 	"emporium/internal/platform/web"
 )
 
@@ -73,4 +86,67 @@ func TestDecodeStatus(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tt.name, tt.got, tt.want)
 		}
 	}
+}
+
+// FuzzHandler sends fuzzed bodies and Cart-Tokens through the cart's
+// handler, on a real database, as a customer and as a guest: every answer
+// is a problem with a code, or a cart with an id. The catalog cannot be
+// reached, so adds answer 503 (a problem) and carts are stale.
+func FuzzHandler(f *testing.F) {
+	db := sqldbtest.SQLite(f, outbox.Schema, inbox.Schema, Schema)
+	cfg := testConfig()
+	cfg.CatalogTimeout = 50 * time.Millisecond
+	svc, err := New(db, cfg, "http://127.0.0.1:1", auth.NewServiceSecret(),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := NewHandler(svc)
+	// A customer's cart with one line, for PATCH and DELETE to find.
+	if _, _, err := svc.change(context.Background(), customer("ada"), true, func(c *cart) error {
+		return c.add("p1", 1, seen{sku: "S", name: "N", price: Money{Amount: 1, Currency: "USD"}})
+	}); err != nil {
+		f.Fatal(err)
+	}
+	routes := []string{"POST /api/v1/cart/items", "PATCH /api/v1/cart/items/p1", "DELETE /api/v1/cart/items/p1",
+		"POST /api/v1/cart/merge", "GET /api/v1/cart", "DELETE /api/v1/cart"}
+	for _, s := range fuzzSeeds {
+		for r := range routes {
+			f.Add(uint8(r), true, "", []byte(s))
+		}
+	}
+	token, _ := newToken()
+	f.Add(uint8(4), false, token, []byte(nil))
+	f.Add(uint8(1), false, "a,b", []byte(`{"quantity":3}`))
+	f.Fuzz(func(t *testing.T, route uint8, asCustomer bool, cartToken string, body []byte) {
+		method, path, _ := strings.Cut(routes[int(route)%len(routes)], " ")
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if cartToken != "" { // the handler is called directly: no wire to refuse odd values
+			req.Header.Set(TokenHeader, cartToken)
+		}
+		if asCustomer {
+			req = req.WithContext(auth.WithCaller(req.Context(), auth.Caller{UserID: "ada"}))
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var answer struct {
+			Code string `json:"code"`
+			ID   string `json:"id"`
+		}
+		switch ct := w.Header().Get("Content-Type"); {
+		case w.Code == http.StatusNoContent:
+		case ct == "application/problem+json":
+			if json.Unmarshal(w.Body.Bytes(), &answer) != nil || answer.Code == "" ||
+				(w.Code >= 500 && w.Code != http.StatusServiceUnavailable) {
+				t.Fatalf("%s %s %q: %d %s", method, path, body, w.Code, w.Body)
+			}
+		case ct == "application/json" && w.Code == http.StatusOK:
+			if json.Unmarshal(w.Body.Bytes(), &answer) != nil || answer.ID == "" {
+				t.Fatalf("%s %s %q: %d %s", method, path, body, w.Code, w.Body)
+			}
+		default:
+			t.Fatalf("%s %s %q: %d %q %s", method, path, body, w.Code, ct, w.Body)
+		}
+	})
 }
