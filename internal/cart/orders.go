@@ -23,8 +23,10 @@ func (s *Service) orderPlacedConsumer() bus.ConsumerConfig {
 }
 
 // orderPlaced takes the units an order bought out of its customer's cart,
-// once per event however often it is delivered. Lines the order did not
-// buy, and units added after the checkout, stay.
+// once per order: the inbox records the order's id, not the event's, so
+// that a redelivery — or the same order announced again under a new event
+// id — changes nothing. Lines the order did not buy, and units added after
+// the checkout, stay.
 func (s *Service) orderPlaced(ctx context.Context, env event.Envelope) error {
 	if env.Type != event.OrderPlaced {
 		return nil
@@ -33,10 +35,12 @@ func (s *Service) orderPlaced(ctx context.Context, env event.Envelope) error {
 	if err := env.Decode(&o); err != nil {
 		return bus.Permanent(err)
 	}
-	if o.CustomerID == "" {
-		return bus.Permanent(fmt.Errorf("order placed %s: no customer_id", o.OrderID))
+	if o.OrderID == "" || o.CustomerID == "" {
+		return bus.Permanent(fmt.Errorf("order placed %q: no order_id or customer_id", o.OrderID))
 	}
-	return inbox.Process(ctx, s.db, placedConsumer, env, func(tx *sqldb.Tx) error {
+	once := env
+	once.ID = "order:" + o.OrderID
+	return inbox.Process(ctx, s.db, placedConsumer, once, func(tx *sqldb.Tx) error {
 		c, _, err := s.hold(ctx, tx, customer(o.CustomerID), false)
 		if err != nil || c == nil {
 			return err

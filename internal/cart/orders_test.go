@@ -34,10 +34,10 @@ func (e *env) ordersBus() *bus.Bus {
 }
 
 // placed is orders.order.placed for a customer's order of lines.
-func placed(t testing.TB, customerID string, lines ...event.OrderLine) event.Envelope {
+func placed(t testing.TB, orderID, customerID string, lines ...event.OrderLine) event.Envelope {
 	t.Helper()
 	env, err := event.New(event.OrderPlaced, event.OrdersSource, event.OrderChanged{
-		OrderID: "order-1", Number: "EMP-10001", CustomerID: customerID, Status: "pending_payment",
+		OrderID: orderID, Number: "EMP-10001", CustomerID: customerID, Status: "pending_payment",
 		Lines: lines, Version: 1, At: time.Now().UTC()})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,8 @@ func (e *env) handled(b *bus.Bus, n uint64) {
 }
 
 // orders.order.placed removes exactly the bought quantities, once however
-// often it is delivered: lines not bought, and units added after the
-// checkout, stay.
+// often it is delivered (or announced): lines not bought, and units added
+// after the checkout, stay.
 func TestOrderPlacedEmptiesCart(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := start(t, dbURL, nil)
@@ -70,7 +70,7 @@ func TestOrderPlacedEmptiesCart(t *testing.T) {
 		e.add(ada, tea.ID, 1)
 		e.add(bob, mug.ID, 2)
 		// Ada checks out with 2 mugs and 1 tea, then adds a mug and a pen.
-		env := placed(t, "ada", event.OrderLine{ProductID: mug.ID, Quantity: 2},
+		env := placed(t, "order-1", "ada", event.OrderLine{ProductID: mug.ID, Quantity: 2},
 			event.OrderLine{ProductID: tea.ID, Quantity: 1})
 		e.add(ada, mug.ID, 1)
 		e.add(ada, pen.ID, 1)
@@ -89,7 +89,12 @@ func TestOrderPlacedEmptiesCart(t *testing.T) {
 			jetstream.WithMsgID(env.ID+"-again")); err != nil {
 			t.Fatal(err)
 		}
-		e.handled(b, 2)
+		// And the same order announced again under a new event id.
+		if err := b.PublishEvent(context.Background(), placed(t, "order-1", "ada",
+			event.OrderLine{ProductID: mug.ID, Quantity: 2}, event.OrderLine{ProductID: tea.ID, Quantity: 1})); err != nil {
+			t.Fatal(err)
+		}
+		e.handled(b, 3)
 
 		want := []StoredLine{{mug.ID, 1}, {pen.ID, 1}}
 		if got := itemsOf(e.read(ada)); !slices.Equal(got, want) {
@@ -100,11 +105,11 @@ func TestOrderPlacedEmptiesCart(t *testing.T) {
 		}
 
 		// An order of a customer without a cart changes nothing, and stays handled.
-		if err := b.PublishEvent(context.Background(), placed(t, "nobody",
+		if err := b.PublishEvent(context.Background(), placed(t, "order-2", "nobody",
 			event.OrderLine{ProductID: mug.ID, Quantity: 1})); err != nil {
 			t.Fatal(err)
 		}
-		e.handled(b, 3)
+		e.handled(b, 4)
 		r := e.call("GET", "/internal/carts/nobody")
 		expect(t, r, http.StatusOK, "")
 	})

@@ -43,8 +43,8 @@ func (c *Config) Validate() error {
 	if !currencyPattern.MatchString(c.Currency) {
 		problems = append(problems, errors.New("CATALOG_CURRENCY must be an ISO 4217 code such as USD"))
 	}
-	if c.GuestTTL < time.Minute {
-		problems = append(problems, errors.New("CART_GUEST_TTL must be at least 1m"))
+	if c.GuestTTL < time.Second {
+		problems = append(problems, errors.New("CART_GUEST_TTL must be at least 1s"))
 	}
 	if c.SweepInterval < 10*time.Millisecond {
 		problems = append(problems, errors.New("CART_SWEEP_INTERVAL must be at least 10ms"))
