@@ -306,8 +306,10 @@ func (s *Service) price(ctx context.Context, c *cart, known map[string]product) 
 	found, err := s.catalog.products(ctx, missing)
 	switch {
 	case errs.KindOf(err) == errs.Unavailable:
+		// Debug, not a warning per request: the client's breaker warns when
+		// it opens and closes, and its metrics count the failures.
 		view.Stale = true
-		s.log.WarnContext(ctx, "cart priced from its stored copy: the catalog cannot be reached",
+		s.log.DebugContext(ctx, "cart priced from its stored copy: the catalog cannot be reached",
 			slog.String("error", err.Error()))
 	case err != nil:
 		return nil, fmt.Errorf("price cart: %w", err)
