@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/notifications"
@@ -45,6 +46,7 @@ type Config struct {
 	app.AllInOne
 	Identity      identity.Config
 	Catalog       catalog.Config
+	Cart          cart.Config
 	Payments      payments.Config
 	Notifications notifications.Config
 }

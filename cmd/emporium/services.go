@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/notifications"
@@ -32,7 +33,7 @@ func services(cfg Config) ([]app.Unit, error) {
 	if cfg.Notifications.OutboxDir == "" {
 		cfg.Notifications.OutboxDir = filepath.Join(cfg.DataDir, "notifications-outbox")
 	}
-	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog),
+	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), cart.Unit(cfg.Cart),
 		payments.Unit(cfg.Payments), notifications.Unit(cfg.Notifications)}, nil
 }
 
