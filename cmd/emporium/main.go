@@ -15,8 +15,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
+	"emporium/internal/notifications"
+	"emporium/internal/payments"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
 )
@@ -41,8 +44,11 @@ func main() {
 // Config is everything the all-in-one reads from the environment.
 type Config struct {
 	app.AllInOne
-	Identity identity.Config
-	Catalog  catalog.Config
+	Identity      identity.Config
+	Catalog       catalog.Config
+	Cart          cart.Config
+	Payments      payments.Config
+	Notifications notifications.Config
 }
 
 // command runs a subcommand against the data directory's databases.

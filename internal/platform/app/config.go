@@ -101,14 +101,14 @@ type Peers struct {
 	Identity string `env:"IDENTITY_INTERNAL_URL" default:"http://identity:9090"`
 	Catalog  string `env:"CATALOG_INTERNAL_URL" default:"http://catalog:9090"`
 	Cart     string `env:"CART_INTERNAL_URL" default:"http://cart:9090"`
-	Order    string `env:"ORDER_INTERNAL_URL" default:"http://order:9090"`
-	Payment  string `env:"PAYMENT_INTERNAL_URL" default:"http://payment:9090"`
+	Orders   string `env:"ORDERS_INTERNAL_URL" default:"http://orders:9090"`
+	Payments string `env:"PAYMENTS_INTERNAL_URL" default:"http://payments:9090"`
 }
 
 // Map returns the peers by service name.
 func (p Peers) Map() map[string]string {
 	return map[string]string{"identity": p.Identity, "catalog": p.Catalog, "cart": p.Cart,
-		"order": p.Order, "payment": p.Payment}
+		"orders": p.Orders, "payments": p.Payments}
 }
 
 // Observability is the logging, tracing and shutdown configuration shared by
