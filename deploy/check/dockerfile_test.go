@@ -116,7 +116,7 @@ func lintDockerfile(text string) []string {
 			switch c := c.(type) {
 			case *instructions.RunCommand:
 				line := strings.Join(c.CmdLine, " ")
-				if strings.Contains(line, "go build") && !strings.Contains(line, "CGO_ENABLED=0 go build") {
+				if strings.Count(line, "go build") != strings.Count(line, "CGO_ENABLED=0 go build") {
 					problems = append(problems, fmt.Sprintf("stage %q: go build without CGO_ENABLED=0: %s", s.Name, line))
 				}
 			case *instructions.HealthCheckCommand:

@@ -2,3 +2,6 @@
 -- first start; each service migrates its own at its start.
 CREATE DATABASE identity;
 CREATE DATABASE catalog;
+CREATE DATABASE cart;
+CREATE DATABASE payments;
+CREATE DATABASE notifications;
