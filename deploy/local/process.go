@@ -26,6 +26,7 @@ type Process struct {
 	InternalAddr string
 
 	bin, log, pidFile string
+	dir               string // the working directory: relative paths land here
 	env               []string
 	cmd               *exec.Cmd
 	exited            chan struct{} // closed when cmd has been waited for
@@ -39,8 +40,11 @@ func (p *Process) start(ctx context.Context) error {
 		return err
 	}
 	defer logFile.Close()
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return err
+	}
 	cmd := exec.Command(p.bin)
-	cmd.Env = p.env
+	cmd.Env, cmd.Dir = p.env, p.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// A group of its own: Ctrl-C on the topology reaches the topology only,
 	// which stops the replicas in order.

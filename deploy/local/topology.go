@@ -39,8 +39,9 @@ import (
 
 // Config is a topology's configuration.
 type Config struct {
-	// Dir keeps the topology's state: binaries, logs, Nginx's files, pids
-	// and the generated identity key-encryption key.
+	// Dir keeps the topology's state: binaries, logs, Nginx's files, pids,
+	// the generated identity key-encryption key, and each replica's working
+	// directory (run/<replica>: notifications' outbox of unsent messages).
 	Dir string
 	// Root is the repository, where the services' commands are built.
 	Root string
@@ -269,6 +270,7 @@ func (t *Topology) plan(bin string, env []string) (nginx.Config, error) {
 				return conf, err
 			}
 			p.log = filepath.Join(t.cfg.Dir, "logs", p.Name+".log")
+			p.dir = filepath.Join(t.cfg.Dir, "run", p.Name)
 			p.pidFile = filepath.Join(pidDir(t.cfg.Dir), p.Name+".pid")
 			p.env = append(append(append([]string{}, env...), peers...), "DATABASE_URL="+dbURL,
 				"PUBLIC_ADDR="+p.PublicAddr, "INTERNAL_ADDR="+p.InternalAddr)
