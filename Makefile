@@ -1,24 +1,48 @@
 # The two commands a newcomer needs are `make run` and `make test`.
 # Integration tests also run against PostgreSQL, NATS and Redis when
 # EMPORIUM_TEST_POSTGRES_URL, EMPORIUM_TEST_NATS_URL and EMPORIUM_TEST_REDIS_URL
-# are set (.ci/run sets them).
+# are set (.ci/run sets them). docs/operations.md has the rest.
 
 GO ?= go
+# The deploy checks (Compose, Kubernetes, workflows, Dockerfile, images) are a
+# module of their own, so that their dependencies stay out of the services'.
+CHECK := deploy/check
 
-.PHONY: run test check bench build
+.PHONY: run test check bench build generate topology topology-down e2e
 
 run:
 	$(GO) run ./cmd/emporium
 
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd $(CHECK) && $(GO) test -count=1 -timeout 20m ./...
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./deploy/local/
+	cd $(CHECK) && $(GO) vet ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+# generate rewrites what is made from deploy/services.json: the Nginx
+# configurations of Compose and Kubernetes.
+generate:
+	$(GO) test -count=1 -run TestCommittedVariantsAreCurrent ./deploy/nginx/ -update
+
+# topology runs every service as its own process behind Nginx, on
+# PostgreSQL, NATS and Redis, until Ctrl-C or make topology-down.
+topology:
+	$(GO) run ./deploy/local/topology up
+
+topology-down:
+	$(GO) run ./deploy/local/topology down
+
+# e2e runs the customer's journey through Nginx in front of every service as
+# its own process (deploy/local/e2e_test.go).
+e2e:
+	$(GO) test -tags e2e -count=1 -timeout 15m -v -run TestEndToEnd ./deploy/local/

@@ -78,8 +78,10 @@ func TestEndToEnd(t *testing.T) {
 		} `json:"user"`
 		AccessToken string `json:"access_token"`
 	}
+	registerTrace := randomHex(16)
 	c.do("POST", "/api/v1/auth/register", "", map[string]any{"email": "ada-" + run + "@example.com",
-		"password": "correct horse battery", "name": "Ada"}, nil).want(http.StatusCreated).decode(&session)
+		"password": "correct horse battery", "name": "Ada"}, traceparent(registerTrace)).
+		want(http.StatusCreated).decode(&session)
 	customer := session.AccessToken
 	c.do("GET", "/api/v1/users/me", customer, nil, nil).want(http.StatusOK)
 
@@ -124,7 +126,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	traceID := randomHex(16)
-	traced := http.Header{"Traceparent": {"00-" + traceID + "-" + randomHex(8) + "-01"}}
+	traced := traceparent(traceID)
 	var crossed []string
 	if !has("cart") {
 		t.Log("SKIP add to cart, check out and pay: cmd/cart does not exist yet")
@@ -169,6 +171,11 @@ func TestEndToEnd(t *testing.T) {
 			crossed = []string{"catalog"}
 		}
 		wantTrace(t, otlp, traceID, crossed)
+		if has("notifications") {
+			// A NATS hop: identity's outbox carries the registration's trace
+			// context to notifications, which consumes the event in it.
+			wantTrace(t, otlp, registerTrace, []string{"identity", "notifications"})
+		}
 	})
 
 	t.Run("Nginx's own 413 and 429 are problems with the request id", func(t *testing.T) {
@@ -355,6 +362,11 @@ func wantTrace(t *testing.T, otlp *receiver, traceID string, crossed []string) {
 			traceID, crossed, seen)
 	}
 	t.Logf("trace %s: %d spans from %v", traceID, len(spans), crossed)
+}
+
+// traceparent is a W3C trace context header starting a sampled trace id.
+func traceparent(traceID string) http.Header {
+	return http.Header{"Traceparent": {"00-" + traceID + "-" + randomHex(8) + "-01"}}
 }
 
 // has reports whether a service is deployed. deploy.Services is kept equal
