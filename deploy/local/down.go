@@ -1,12 +1,14 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +39,14 @@ func Down(dir string, progress io.Writer) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// Nginx first: no new requests reach the replicas while they stop.
+	first := func(e os.DirEntry) int {
+		if e.Name() == "nginx.pid" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(entries, func(a, b os.DirEntry) int { return cmp.Compare(first(a), first(b)) })
 	for _, e := range entries {
 		path := filepath.Join(pids, e.Name())
 		name := strings.TrimSuffix(e.Name(), ".pid")
