@@ -112,6 +112,20 @@ func TestEndToEnd(t *testing.T) {
 			want(http.StatusNotModified)
 	}
 
+	t.Run("every replica serves its probes and metrics on its internal port", func(t *testing.T) {
+		for _, p := range topo.Processes() {
+			internal := &client{t: t, base: "http://" + p.InternalAddr}
+			internal.do("GET", "/livez", "", nil, nil).want(http.StatusOK)
+			internal.do("GET", "/readyz", "", nil, nil).want(http.StatusOK)
+			metrics := internal.do("GET", "/metrics", "", nil, nil).want(http.StatusOK)
+			if !bytes.Contains(metrics.body, []byte(`service="`+p.Service+`"`)) {
+				t.Errorf("%s's /metrics has no series labelled service=%q", p.Name, p.Service)
+			}
+			public := &client{t: t, base: "http://" + p.PublicAddr}
+			public.do("GET", "/metrics", "", nil, nil).wantProblem(http.StatusNotFound, "not_found")
+		}
+	})
+
 	t.Run("a catalog replica killed mid-run", func(t *testing.T) {
 		killReplica(t, ctx, topo, &client{t: t, base: topo.URL()}, product, admin.AccessToken)
 	})
@@ -250,6 +264,12 @@ func killReplica(t *testing.T, ctx context.Context, topo *Topology, c *client, p
 		return reads
 	}
 	testkit.Eventually(t, 30*time.Second, func() bool { return readsSoFar() >= 50 }, "reads did not start")
+	// Nginx balances the reads over both replicas (least_conn), as its
+	// access log says.
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		served := upstreams(t, topo)
+		return served[replicas[0].PublicAddr] > 0 && served[replicas[1].PublicAddr] > 0
+	}, "the reads did not reach both catalog replicas: %v", upstreams(t, topo))
 	killed := replicas[0]
 	if err := killed.Kill(); err != nil {
 		t.Fatal(err)
@@ -291,6 +311,25 @@ func killReplica(t *testing.T, ctx context.Context, topo *Topology, c *client, p
 		}
 	}
 	c.do("GET", "/api/v1/products/"+product, "", nil, nil).want(http.StatusOK)
+}
+
+// upstreams counts the requests each upstream address answered, from
+// Nginx's access log (JSON lines).
+func upstreams(t *testing.T, topo *Topology) map[string]int {
+	b, err := os.ReadFile(filepath.Join(topo.cfg.Dir, "nginx", "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var entry struct {
+			Upstream string `json:"upstream"`
+		}
+		if json.Unmarshal(line, &entry) == nil && entry.Upstream != "" {
+			counts[entry.Upstream]++
+		}
+	}
+	return counts
 }
 
 // checkoutAndPay checks the cart out with the trace context traced, pays
