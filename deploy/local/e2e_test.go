@@ -17,7 +17,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -534,5 +533,4 @@ func dumpLogs(t *testing.T, topo *Topology) {
 		}
 		t.Logf("--- nginx access log (end)\n%s", b)
 	}
-	fmt.Fprintln(os.Stderr)
 }

@@ -124,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (_ *Topology, err error) {
 	if err != nil {
 		return nil, err
 	}
-	conf, err := t.plan(bin, env)
+	conf, err := t.plan(ctx, bin, env)
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +195,9 @@ func (t *Topology) Stop(ctx context.Context) error {
 	return errors.Join(problems...)
 }
 
-// Exited returns the first replica that ended on its own, or nil: the
-// topology does not restart replicas (Kubernetes does); it reports them.
+// Exited delivers each replica whose process ends, once: the topology does
+// not restart replicas (Kubernetes does); it reports them. A replica started
+// again by Restart is not watched again.
 func (t *Topology) Exited() <-chan *Process {
 	out := make(chan *Process, len(t.order))
 	for _, p := range t.order {
@@ -235,7 +236,7 @@ func (t *Topology) sharedEnv() ([]string, error) {
 
 // plan picks every address, makes every replica's environment and Nginx's
 // configuration, and creates the databases.
-func (t *Topology) plan(bin string, env []string) (nginx.Config, error) {
+func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Config, error) {
 	gateway := t.cfg.Addr
 	if gateway == "" {
 		var err error
@@ -256,7 +257,7 @@ func (t *Topology) plan(bin string, env []string) (nginx.Config, error) {
 		peers = append(peers, s.EnvPrefix()+"_INTERNAL_URL=http://"+addr)
 	}
 	for _, s := range t.cfg.Services {
-		dbURL, err := createDatabase(context.Background(), t.cfg.PostgresURL, t.database(s.Name))
+		dbURL, err := createDatabase(ctx, t.cfg.PostgresURL, t.database(s.Name))
 		if err != nil {
 			return conf, err
 		}

@@ -6,7 +6,7 @@ import "emporium/deploy"
 // Nginx image (nginx.Image), its files under /tmp, logs on the standard
 // streams, and upstreams that are DNS names re-resolved every 10 seconds.
 // `make generate` writes them; a test fails while they are out of date.
-var (
+const (
 	// ComposeFile is Compose's, where each service's name resolves (Docker's
 	// DNS at 127.0.0.11) to every replica.
 	ComposeFile = "compose.conf"
