@@ -399,7 +399,11 @@ func wantTrace(t *testing.T, otlp *receiver, traceID string, crossed []string) {
 		t.Fatalf("trace %s: want spans from %v (and a NATS delivery when several); have %v",
 			traceID, crossed, seen)
 	}
-	t.Logf("trace %s: %d spans from %v", traceID, len(spans), crossed)
+	var names []string
+	for _, s := range spans {
+		names = append(names, s.Service+": "+s.Name)
+	}
+	t.Logf("trace %s: %d spans from %v: %s", traceID, len(spans), crossed, strings.Join(names, "; "))
 }
 
 // traceparent is a W3C trace context header starting a sampled trace id.
