@@ -273,3 +273,58 @@ func TestStoppedConsumerGivesBackPrefetchedMessages(t *testing.T) {
 		}
 	})
 }
+
+// A service may start before the service whose stream it consumes has ever
+// run: Consume must not fail then, but wait for the stream and handle what is
+// published on it once it exists.
+func TestConsumeWaitsForAStreamThatDoesNotExistYet(t *testing.T) {
+	t.Parallel()
+	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
+		t.Parallel()
+		prefix := "t" + bustest.Unique()
+		name := strings.ToUpper(prefix)
+		got := make(chan event.Envelope, 1)
+		consume(t, b, bus.ConsumerConfig{
+			Stream: name, Durable: "early", FilterSubjects: []string{prefix + ".thing.*"},
+			Handler: func(_ context.Context, env event.Envelope) error {
+				got <- env
+				return nil
+			},
+		})
+		if err := b.EnsureStream(ctxT(t), bus.StreamConfig{Name: name,
+			Subjects: []string{prefix + ".>"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.JetStream().DeleteStream(context.Background(), name) })
+		want := newEvent(t, prefix+".thing.happened", nil)
+		if err := b.PublishEvent(ctxT(t), want); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case env := <-got:
+			if env.ID != want.ID {
+				t.Errorf("got event %s, want %s", env.ID, want.ID)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no delivery within 20s of the stream's creation")
+		}
+	})
+}
+
+// A consumer waiting for its stream stops at once when asked to.
+func TestConsumerWaitingForItsStreamStops(t *testing.T) {
+	t.Parallel()
+	b := bustest.EmbeddedBus(t)
+	c, err := b.Consume(ctxT(t), bus.ConsumerConfig{Stream: "NOSUCHSTREAM", Durable: "waiting",
+		Handler: func(context.Context, event.Envelope) error { return nil }})
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	stopped := make(chan struct{})
+	go func() { c.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return within 10s")
+	}
+}
