@@ -117,9 +117,7 @@ type Consumer struct {
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
 // (explicit acks; the consumer, not the server, decides when to give up) and
 // handles its messages until Stop is called or ctx ends. A handler that runs
-// when ctx ends is let finish. When cfg.Stream does not exist yet (its
-// service has never run), Consume does not fail: the consumer is created, with
-// backoff, once the stream appears, and takes its messages from the start.
+// when ctx ends is let finish.
 //
 // Events may be delivered more than once and, unless cfg.Ordered is set, out
 // of order: see ConsumerConfig.
@@ -136,24 +134,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 		done:   make(chan struct{}),
 	}
 	c.haltCtx, c.haltNow = context.WithCancel(context.Background())
-	err := c.open(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := c.open(ctx); err != nil {
 		return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
 	}
 	c.unhook = context.AfterFunc(ctx, c.halt)
-	if err != nil {
-		// The stream's own service has not run yet (services start in any
-		// order): wait for its stream instead of failing this one's start.
-		c.log.Warn("bus consumer: the stream does not exist yet; waiting for it", "err", err)
-		go func() {
-			if !c.reopen() {
-				close(c.done)
-				return
-			}
-			c.run()
-		}()
-		return c, nil
-	}
 	go c.run()
 	return c, nil
 }
