@@ -273,3 +273,43 @@ func TestStoppedConsumerGivesBackPrefetchedMessages(t *testing.T) {
 		}
 	})
 }
+
+// A consumer of a stream that another service makes, and that service not
+// yet started: Consume does not fail; the consumer waits for the stream and
+// handles its events once it exists. Stop ends the wait.
+func TestConsumerWaitsForItsStream(t *testing.T) {
+	t.Parallel()
+	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
+		t.Parallel()
+		prefix := "t" + bustest.Unique()
+		name := strings.ToUpper(prefix)
+		got := make(chan string, 1)
+		consume(t, b, bus.ConsumerConfig{
+			Stream: name, Durable: "early", FilterSubjects: []string{prefix + ".order.placed"},
+			Handler: func(_ context.Context, env event.Envelope) error {
+				got <- env.ID
+				return nil
+			},
+		})
+		waiting := consume(t, b, bus.ConsumerConfig{Stream: name, Durable: "stopped",
+			Handler: func(context.Context, event.Envelope) error { return nil }})
+		waiting.Stop()
+
+		if err := b.EnsureStream(ctxT(t), bus.StreamConfig{Name: name, Subjects: []string{prefix + ".>"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.JetStream().DeleteStream(context.Background(), name) })
+		env := newEvent(t, prefix+".order.placed", nil)
+		if err := b.PublishEvent(ctxT(t), env); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-got:
+			if id != env.ID {
+				t.Errorf("handled %s, want %s", id, env.ID)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("the event published once the stream existed was not handled within 15s")
+		}
+	})
+}
