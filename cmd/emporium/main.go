@@ -17,6 +17,7 @@ import (
 
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
+	"emporium/internal/orders"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
 )
@@ -43,6 +44,7 @@ type Config struct {
 	app.AllInOne
 	Identity identity.Config
 	Catalog  catalog.Config
+	Orders   orders.Config
 }
 
 // command runs a subcommand against the data directory's databases.

@@ -12,6 +12,7 @@ import (
 
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
+	"emporium/internal/orders"
 	"emporium/internal/platform/app"
 )
 
@@ -26,7 +27,7 @@ func services(cfg Config) ([]app.Unit, error) {
 		}
 		cfg.Identity.KeyEncryptionKey = kek
 	}
-	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog)}, nil
+	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), orders.Unit(cfg.Orders)}, nil
 }
 
 // secretFile reads a base64 secret of 32 bytes from path, creating it (mode
