@@ -47,6 +47,7 @@ const (
 // shopOptions adjust the shop a test runs.
 type shopOptions struct {
 	window time.Duration // the payment window; 30m when zero
+	faults bool          // the orders service calls the catalog and payments through fault proxies
 }
 
 // shop is the running shop.
@@ -61,6 +62,9 @@ type shop struct {
 	nodes   map[string]*node
 	client  apptest.Client // holds orders answers to the OpenAPI document
 	admin   string         // an admin's access token
+	// catalogFaults and paymentsFaults stand between the orders service and
+	// those peers (shopOptions.faults).
+	catalogFaults, paymentsFaults *faults
 }
 
 // node is one service of the shop.
@@ -70,6 +74,8 @@ type node struct {
 	public, interna string // listener addresses
 	paths           []string
 	srv             *apptest.Server
+	// catalogURL and paymentsURL, when set, replace those peers' URLs.
+	catalogURL, paymentsURL string
 }
 
 // eachDB runs fn on a fresh shop on SQLite and, when configured, on PostgreSQL.
@@ -132,6 +138,10 @@ func startShop(t *testing.T, kind string, opts shopOptions) *shop {
 	s.peers = app.Peers{Identity: peers["identity"], Catalog: peers["catalog"], Cart: peers["cart"],
 		Orders: peers["orders"], Payments: peers["payments"]}
 	s.jwksURL = "http://" + s.nodes["identity"].public + "/.well-known/jwks.json"
+	if opts.faults {
+		s.catalogFaults, s.nodes["orders"].catalogURL = faultProxy(t, peers["catalog"])
+		s.paymentsFaults, s.nodes["orders"].paymentsURL = faultProxy(t, peers["payments"])
+	}
 	var routes []gateway.Route
 	for _, u := range units {
 		n := s.nodes[u.Name]
@@ -187,8 +197,12 @@ func (s *shop) serve(n *node, ln app.Listeners) {
 		}
 		return svc, err
 	}
+	peers := s.peers
+	if n.catalogURL != "" {
+		peers.Catalog, peers.Payments = n.catalogURL, n.paymentsURL
+	}
 	base := app.Base{DatabaseURL: n.dbURL, NATSURL: s.natsURL, ServiceToken: s.token,
-		JWKSURL: s.jwksURL, Peers: s.peers, ShutdownDrain: 0}
+		JWKSURL: s.jwksURL, Peers: peers, ShutdownDrain: 0}
 	n.srv = apptest.Serve(s.t, u, base, ln)
 }
 
@@ -300,6 +314,14 @@ func (s *shop) addToCart(token, productID string, quantity int) {
 	s.t.Helper()
 	s.expect(s.do("POST", "/api/v1/cart/items", token, map[string]any{"product_id": productID,
 		"quantity": quantity}), http.StatusOK, "")
+}
+
+// setCartQuantity sets the quantity of a line of the customer's cart; 0
+// removes it.
+func (s *shop) setCartQuantity(token, productID string, quantity int) {
+	s.t.Helper()
+	s.expect(s.do("PATCH", "/api/v1/cart/items/"+productID, token, map[string]any{"quantity": quantity}),
+		http.StatusOK, "")
 }
 
 // cartQuantity is how many of a product the customer's cart holds.

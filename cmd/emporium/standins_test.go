@@ -55,6 +55,23 @@ func standInCart() app.Unit {
 			mu.Unlock()
 			return web.JSON(w, http.StatusOK, map[string]any{"items": items(c.UserID)})
 		}))
+		pub.HandleFunc("PATCH /api/v1/cart/items/{id}", auth.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
+			var in struct {
+				Quantity int64 `json:"quantity"`
+			}
+			if err := web.Decode(w, r, &in); err != nil {
+				return err
+			}
+			c, _ := auth.CallerFrom(r.Context())
+			mu.Lock()
+			if in.Quantity == 0 {
+				delete(carts[c.UserID], r.PathValue("id"))
+			} else {
+				carts[c.UserID][r.PathValue("id")] = in.Quantity
+			}
+			mu.Unlock()
+			return web.JSON(w, http.StatusOK, map[string]any{"items": items(c.UserID)})
+		}))
 		pub.HandleFunc("GET /api/v1/cart", auth.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
 			c, _ := auth.CallerFrom(r.Context())
 			return web.JSON(w, http.StatusOK, map[string]any{"items": items(c.UserID)})
