@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -331,5 +330,3 @@ func settle(t *testing.T, s *shop, what, customerID, token, product string, p pl
 	s.waitStatus(token, p.Order.ID, "paid")
 	s.waitStock(product, inventory{OnHand: 3, Reserved: 0, Available: 3})
 }
-
-var _ = fmt.Sprint

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"emporium/internal/catalog"
-	"emporium/internal/identity"
 	"emporium/internal/orders"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/app/apptest"
@@ -99,22 +97,40 @@ func defaults[T any](t testing.TB, cfg *T) *T {
 	return cfg
 }
 
-// shopUnits are the services of the shop.
-func shopUnits(t testing.TB, opts shopOptions) []app.Unit {
-	idc := defaults(t, &identity.Config{})
+// shopConfig is the all-in-one's configuration for a test: defaults, a
+// known admin, no demo catalog, workers at a test's pace.
+func shopConfig(t testing.TB, opts shopOptions) Config {
+	cfg := defaults(t, &Config{})
 	kek := make([]byte, 32)
 	rand.Read(kek)
-	idc.KeyEncryptionKey = base64.StdEncoding.EncodeToString(kek)
-	idc.AdminEmail, idc.AdminPassword = adminEmail, adminPassword
-	cc := defaults(t, &catalog.Config{})
-	cc.DemoData, cc.SweepInterval = false, 50*time.Millisecond
-	oc := defaults(t, &orders.Config{})
-	oc.SweepInterval = 50 * time.Millisecond
+	cfg.Identity.KeyEncryptionKey = base64.StdEncoding.EncodeToString(kek)
+	cfg.Identity.AdminEmail, cfg.Identity.AdminPassword = adminEmail, adminPassword
+	cfg.Catalog.DemoData, cfg.Catalog.SweepInterval = false, 50*time.Millisecond
+	cfg.Orders.SweepInterval = 50 * time.Millisecond
 	if opts.window != 0 {
-		oc.PaymentWindow = opts.window
+		cfg.Orders.PaymentWindow = opts.window
 	}
-	return []app.Unit{identity.Unit(*idc), catalog.Unit(*cc), standInCart(), orders.Unit(*oc),
-		standInPayments()}
+	return *cfg
+}
+
+// shopUnits are the services of the shop: the all-in-one's, and stand-ins
+// for those not built yet.
+func shopUnits(t testing.TB, cfg Config) []app.Unit {
+	units, err := services(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, u := range units {
+		have[u.Name] = true
+	}
+	if !have["cart"] {
+		units = append(units, standInCart())
+	}
+	if !have["payments"] {
+		units = append(units, standInPayments())
+	}
+	return units
 }
 
 var ordersDoc = sync.OnceValues(func() (*openapitest.Document, error) {
@@ -126,7 +142,7 @@ func startShop(t *testing.T, kind string, opts shopOptions) *shop {
 	t.Helper()
 	s := &shop{t: t, kind: kind, natsURL: apptest.NATS(t), token: auth.NewServiceSecret(),
 		nodes: map[string]*node{}}
-	units := shopUnits(t, opts)
+	units := shopUnits(t, shopConfig(t, opts))
 	lns := map[string]app.Listeners{}
 	peers := map[string]string{}
 	for _, u := range units {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"emporium/internal/event"
 	"emporium/internal/platform/bus"
@@ -17,10 +18,14 @@ import (
 const paymentsConsumer = "orders-payments"
 
 // paymentEvents is the consumer of payments.payment.* — one filter subject,
-// which NATS servers before 2.10 require.
+// which NATS servers before 2.10 require. An event is retried for about half
+// an hour (20 deliveries) before it is dead-lettered: longer than a checkout
+// may take to be placed by the recovery worker (abandonAfter).
 func (s *Service) paymentEvents() bus.ConsumerConfig {
 	return bus.ConsumerConfig{Stream: event.PaymentsStream, Durable: paymentsConsumer,
-		FilterSubjects: []string{"payments.payment.*"}, Handler: s.handlePayment}
+		FilterSubjects: []string{"payments.payment.*"}, MaxDeliver: 20,
+		Backoff: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+		Handler: s.handlePayment}
 }
 
 // errNotPlacedYet retries a payment event about an order whose checkout has

@@ -81,16 +81,16 @@ func (s *Service) commitStock(ctx context.Context, e effect.Effect) error {
 	if !hasCode(err, "reservation_expired") && !hasCode(err, "invalid_transition") {
 		return notFoundIsPermanent(err)
 	}
-	s.log.WarnContext(ctx, "orders: a paid order's stock could not be committed; cancelling "+
-		"and refunding it", "order_id", p.OrderID, "err", err)
 	return s.db.Tx(ctx, func(tx *sqldb.Tx) error {
-		o, err := orderByID(ctx, tx, p.OrderID)
-		if err != nil {
-			return err
+		o, oerr := orderByID(ctx, tx, p.OrderID)
+		if oerr != nil {
+			return oerr
 		}
 		if o.status != StatusPaid {
 			return nil // cancelled meanwhile: its refund is recorded already
 		}
+		s.log.WarnContext(ctx, "orders: a paid order's stock could not be committed; cancelling "+
+			"and refunding it", "order_id", p.OrderID, "err", err)
 		read, before := o.status, len(o.history)
 		if _, err := o.Cancel(ReasonStockLapsed, s.clock()); err != nil {
 			return err
@@ -152,8 +152,9 @@ func (s *Service) restockStock(ctx context.Context, e effect.Effect) error {
 }
 
 // cancelPayment cancels the payment of an order cancelled unpaid. A payment
-// that succeeded meanwhile cannot be cancelled: its succeeded event finds
-// the order cancelled and refunds it.
+// that succeeded meanwhile cannot be cancelled: it is refunded instead (its
+// succeeded event, finding the order cancelled, asks for the same refund,
+// which is recorded and made once).
 func (s *Service) cancelPayment(ctx context.Context, e effect.Effect) error {
 	var p paymentEffect
 	if err := e.Decode(&p); err != nil {
@@ -161,7 +162,9 @@ func (s *Service) cancelPayment(ctx context.Context, e effect.Effect) error {
 	}
 	err := s.payments.cancel(ctx, p.PaymentID)
 	if hasCode(err, "invalid_transition") {
-		return nil
+		return s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+			return recordRefund(ctx, tx, p.PaymentID, p.OrderID, "order_cancelled")
+		})
 	}
 	return notFoundIsPermanent(err)
 }
