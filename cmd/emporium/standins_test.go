@@ -294,4 +294,3 @@ func standInPayments() app.Unit {
 			Stream: &stream}, nil
 	}}
 }
-
