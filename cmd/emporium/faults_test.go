@@ -28,7 +28,7 @@ const (
 )
 
 // faultProxy starts a proxy to target and returns it with its URL.
-func faultProxy(t *testing.T, target string) (*faults, string) {
+func faultProxy(t testing.TB, target string) (*faults, string) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {

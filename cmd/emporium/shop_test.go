@@ -50,7 +50,7 @@ type shopOptions struct {
 
 // shop is the running shop.
 type shop struct {
-	t       *testing.T
+	t       testing.TB
 	kind    string // "sqlite" or "postgres"
 	front   string // the front door's base URL
 	natsURL string
@@ -138,7 +138,7 @@ var ordersDoc = sync.OnceValues(func() (*openapitest.Document, error) {
 })
 
 // startShop runs the shop on databases of kind.
-func startShop(t *testing.T, kind string, opts shopOptions) *shop {
+func startShop(t testing.TB, kind string, opts shopOptions) *shop {
 	t.Helper()
 	s := &shop{t: t, kind: kind, natsURL: apptest.NATS(t), token: auth.NewServiceSecret(),
 		nodes: map[string]*node{}}
@@ -495,7 +495,7 @@ func (s *shop) ordersOf(customerID string) []order {
 }
 
 // eventuallyT waits up to 20 seconds for cond.
-func eventuallyT(t *testing.T, what string, cond func() bool) {
+func eventuallyT(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	apptest.Eventually(t, 20*time.Second, what, cond)
 }
