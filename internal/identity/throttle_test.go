@@ -90,7 +90,9 @@ func TestThrottleSharedThroughRedis(t *testing.T) {
 	}
 	// Keys of their own in a Redis that outlives the test.
 	email, addr := "shared-"+bustest.Unique()+"@example.com", uniqueAddr()
-	edit := func(c *Config) { c.RedisURL, c.LoginFailuresPerAccount = redisURL, 3 }
+	edit := func(c *Config) {
+		c.RedisURL, c.LoginFailuresPerAccount, c.redisTimeout = redisURL, 3, 10*time.Second
+	}
 	a := start(t, sqliteURL(t), edit)
 	b := start(t, sqliteURL(t), edit)
 	for _, e := range []*env{a, b} {
@@ -123,7 +125,7 @@ func TestThrottleHoldsUnderConcurrency(t *testing.T) {
 	for name, redisURL := range stores {
 		t.Run(name, func(t *testing.T) {
 			e := start(t, sqliteURL(t), func(c *Config) {
-				c.RedisURL, c.LoginFailuresPerAccount = redisURL, 10
+				c.RedisURL, c.LoginFailuresPerAccount, c.redisTimeout = redisURL, 10, 10*time.Second
 			})
 			// Keys of their own in a Redis that outlives the test.
 			email, addr := "burst-"+bustest.Unique()+"@example.com", uniqueAddr()

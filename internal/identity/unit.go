@@ -44,6 +44,11 @@ type Config struct {
 	// Tests set these; the environment cannot.
 	now      func() time.Time // the clock; time.Now when nil
 	weakHash bool             // argon2id below OWASP's floor, so tests run fast
+	// redisTimeout bounds each call to Redis before counting falls back to
+	// this process (ratelimit.FallbackOptions.Timeout; its default when 0).
+	// Tests about counting raise it so that a loaded machine does not turn
+	// them into tests of the fallback.
+	redisTimeout time.Duration
 }
 
 // Validate checks what the types alone cannot.
@@ -163,7 +168,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 		}
 		// Shared counts across replicas; each replica's own counts while Redis is down.
 		limits = ratelimit.NewFallback(ratelimit.NewRedis(client, "emporium:identity:"),
-			ratelimit.FallbackOptions{Logger: log})
+			ratelimit.FallbackOptions{Logger: log, Timeout: cfg.redisTimeout})
 	}
 	s := &Service{db: db, hasher: hasher, keys: keys, limits: limits, cfg: cfg, log: log, now: now,
 		logKey: logKeyFrom(kek)}

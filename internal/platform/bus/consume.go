@@ -117,9 +117,8 @@ type Consumer struct {
 // Consume creates or updates the durable consumer cfg.Durable on cfg.Stream
 // (explicit acks; the consumer, not the server, decides when to give up) and
 // handles its messages until Stop is called or ctx ends. A handler that runs
-// when ctx ends is let finish. A stream that does not exist yet is no error:
-// another service makes it when it starts, so the consumer tries again
-// (every 2 seconds at most) and then handles every event from the first.
+// when ctx ends is let finish. A stream that does not exist yet (its service
+// has never started) is waited for in the background, not an error.
 //
 // Events may be delivered more than once and, unless cfg.Ordered is set, out
 // of order: see ConsumerConfig.
@@ -140,9 +139,11 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, fmt.Errorf("bus consume %s: %w", cfg.Durable, err)
 		}
-		// The stream is made by the service that publishes on it, which may
-		// start after this one: run waits for it (see reopen).
-		c.log.Warn("bus consumer: the stream does not exist yet; waiting for it")
+		// The stream's own service creates it when it first starts, and may
+		// start after this one: there is nothing to consume until then, and
+		// this service runs regardless. Nothing is missed: the consumer
+		// starts from the stream's first message.
+		c.log.Info("bus consumer: the stream does not exist yet; waiting for it")
 	}
 	c.unhook = context.AfterFunc(ctx, c.halt)
 	go c.run()
@@ -229,7 +230,10 @@ var nextPolicy = backoff.Policy{Initial: 250 * time.Millisecond, Max: 5 * time.S
 
 func (c *Consumer) run() {
 	defer close(c.done)
-	if !c.wasOpen() && !c.reopen() { // the stream did not exist yet
+	c.mu.Lock()
+	waiting := c.iter == nil
+	c.mu.Unlock()
+	if waiting && !c.reopen() {
 		return
 	}
 	failures := 0
@@ -299,23 +303,16 @@ func (c *Consumer) reopen() bool {
 			c.log.Info("bus consumer: reopened")
 			return true
 		}
-		level := slog.LevelWarn
-		if errors.Is(err, jetstream.ErrStreamNotFound) && (attempt > 1 || !c.wasOpen()) {
-			// Waiting for the stream: said once, not every two seconds.
-			level = slog.LevelDebug
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// Waiting for the stream's service to start is no failure.
+			c.log.Debug("bus consumer: waiting for the stream", "attempt", attempt)
+		} else {
+			c.log.Warn("bus consumer: reopen", "attempt", attempt, "err", err)
 		}
-		c.log.Log(c.base, level, "bus consumer: reopen", "attempt", attempt, "err", err)
 		if !backoff.Sleep(c.haltCtx, reconnectDelay(attempt)) {
 			return false
 		}
 	}
-}
-
-// wasOpen reports whether the consumer has been open on the server.
-func (c *Consumer) wasOpen() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cons != nil
 }
 
 func (c *Consumer) isHalted() bool {

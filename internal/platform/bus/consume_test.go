@@ -274,42 +274,54 @@ func TestStoppedConsumerGivesBackPrefetchedMessages(t *testing.T) {
 	})
 }
 
-// A consumer of a stream that another service makes, and that service not
-// yet started: Consume does not fail; the consumer waits for the stream and
-// handles its events once it exists. Stop ends the wait.
-func TestConsumerWaitsForItsStream(t *testing.T) {
+// A service that consumes another's stream may start before that service
+// has created it: it starts anyway, and consumes once the stream exists.
+func TestConsumerWaitsForAMissingStream(t *testing.T) {
 	t.Parallel()
 	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
 		t.Parallel()
 		prefix := "t" + bustest.Unique()
 		name := strings.ToUpper(prefix)
-		got := make(chan string, 1)
-		consume(t, b, bus.ConsumerConfig{
-			Stream: name, Durable: "early", FilterSubjects: []string{prefix + ".order.placed"},
+		got := make(chan event.Envelope, 1)
+		consume(t, b, bus.ConsumerConfig{Stream: name, Durable: "early",
 			Handler: func(_ context.Context, env event.Envelope) error {
-				got <- env.ID
+				got <- env
 				return nil
-			},
-		})
-		waiting := consume(t, b, bus.ConsumerConfig{Stream: name, Durable: "stopped",
-			Handler: func(context.Context, event.Envelope) error { return nil }})
-		waiting.Stop()
-
-		if err := b.EnsureStream(ctxT(t), bus.StreamConfig{Name: name, Subjects: []string{prefix + ".>"}}); err != nil {
-			t.Fatal(err)
+			}})
+		if err := b.EnsureStream(ctxT(t), bus.StreamConfig{Name: name,
+			Subjects: []string{prefix + ".>"}}); err != nil {
+			t.Fatalf("ensure stream: %v", err)
 		}
 		t.Cleanup(func() { _ = b.JetStream().DeleteStream(context.Background(), name) })
-		env := newEvent(t, prefix+".order.placed", nil)
-		if err := b.PublishEvent(ctxT(t), env); err != nil {
+		want := newEvent(t, prefix+".order.placed", nil)
+		if err := b.PublishEvent(ctxT(t), want); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case id := <-got:
-			if id != env.ID {
-				t.Errorf("handled %s, want %s", id, env.ID)
+		case env := <-got:
+			if env.ID != want.ID {
+				t.Errorf("consumed %s, want %s", env.ID, want.ID)
 			}
 		case <-time.After(15 * time.Second):
-			t.Fatal("the event published once the stream existed was not handled within 15s")
+			t.Fatal("the event on the stream created after the consumer was not consumed")
 		}
 	})
+}
+
+// A consumer still waiting for its stream stops at once.
+func TestConsumerWaitingForAStreamStops(t *testing.T) {
+	t.Parallel()
+	b := bustest.EmbeddedBus(t)
+	c, err := b.Consume(ctxT(t), bus.ConsumerConfig{Stream: "NOSUCH" + strings.ToUpper(bustest.Unique()),
+		Durable: "idle", Handler: func(context.Context, event.Envelope) error { return nil }})
+	if err != nil {
+		t.Fatalf("consume a missing stream: %v", err)
+	}
+	stopped := make(chan struct{})
+	go func() { c.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not return while the consumer waited for its stream")
+	}
 }
