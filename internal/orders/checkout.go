@@ -12,10 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"emporium/internal/event"
 	"emporium/internal/platform/effect"
 	"emporium/internal/platform/errs"
-	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/web"
 )
@@ -417,13 +415,4 @@ func problemBody(err error) (int, []byte) {
 		panic("orders: problem: " + merr.Error()) // plain values
 	}
 	return p.Status, body
-}
-
-// announce writes the event of o's current status to the outbox.
-func announce(ctx context.Context, tx *sqldb.Tx, o *Order, refunded bool) error {
-	env, err := event.New(eventTypes[o.status], event.OrdersSource, o.changed(refunded))
-	if err != nil {
-		return err
-	}
-	return outbox.Add(ctx, tx, env)
 }

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"time"
 
+	"emporium/internal/event"
 	"emporium/internal/platform/effect"
+	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/web"
 )
@@ -60,12 +62,12 @@ func (s *Service) Order(ctx context.Context, v Viewer, id string) (*Order, error
 // List returns a page of placed orders, newest first, and the cursor of the
 // next page ("" on the last).
 func (s *Service) List(ctx context.Context, q ListQuery) (web.List[*Order], error) {
-	os, err := listOrders(ctx, s.db, listFilter{customerID: q.CustomerID, status: q.Status,
+	page, err := listOrders(ctx, s.db, listFilter{customerID: q.CustomerID, status: q.Status,
 		limit: q.Limit, after: q.After})
 	if err != nil {
 		return web.List[*Order]{}, fmt.Errorf("list orders: %w", err)
 	}
-	return web.NewList(os, q.Limit, func(o *Order) any {
+	return web.NewList(page, q.Limit, func(o *Order) any {
 		return listCursor{CreatedAt: o.createdAt, ID: o.id}
 	}), nil
 }
@@ -166,4 +168,13 @@ func (s *Service) save(ctx context.Context, tx *sqldb.Tx, o *Order, read string,
 		return fmt.Errorf("%w: the order changed meanwhile", ErrInvalidTransition)
 	}
 	return announce(ctx, tx, o, refunded)
+}
+
+// announce writes the event of o's current status to the outbox.
+func announce(ctx context.Context, tx *sqldb.Tx, o *Order, refunded bool) error {
+	env, err := event.New(eventTypes[o.status], event.OrdersSource, o.changed(refunded))
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, env)
 }

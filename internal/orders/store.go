@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -160,14 +159,14 @@ func orderByID(ctx context.Context, q querier, id string) (*Order, error) {
 	if tx, ok := q.(*sqldb.Tx); ok && tx.Dialect() == sqldb.Postgres {
 		query += " FOR UPDATE"
 	}
-	os, err := readOrders(ctx, q, query, id)
+	found, err := readOrders(ctx, q, query, id)
 	if err != nil {
 		return nil, err
 	}
-	if len(os) == 0 {
+	if len(found) == 0 {
 		return nil, ErrNotFound
 	}
-	return os[0], nil
+	return found[0], nil
 }
 
 // readOrders runs a query of orderColumns and fills in the lines and
@@ -177,7 +176,7 @@ func readOrders(ctx context.Context, q querier, query string, args ...any) ([]*O
 	if err != nil {
 		return nil, err
 	}
-	var os []*Order
+	var list []*Order
 	byID := map[string]*Order{}
 	for rows.Next() {
 		o, err := scanOrder(rows)
@@ -185,15 +184,15 @@ func readOrders(ctx context.Context, q querier, query string, args ...any) ([]*O
 			rows.Close()
 			return nil, err
 		}
-		os = append(os, o)
+		list = append(list, o)
 		byID[o.id] = o
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil || len(os) == 0 {
-		return os, err
+	if err := rows.Err(); err != nil || len(list) == 0 {
+		return list, err
 	}
-	ids := make([]any, len(os))
-	for i, o := range os {
+	ids := make([]any, len(list))
+	for i, o := range list {
 		ids[i] = o.id
 	}
 	in := placeholders(len(ids))
@@ -233,7 +232,7 @@ func readOrders(ctx context.Context, q querier, query string, args ...any) ([]*O
 		h.At = h.At.UTC()
 		byID[id].history = append(byID[id].history, h)
 	}
-	for _, o := range os {
+	for _, o := range list {
 		if o.lines == nil {
 			o.lines = []Line{}
 		}
@@ -241,7 +240,7 @@ func readOrders(ctx context.Context, q querier, query string, args ...any) ([]*O
 			o.history = []StatusChange{}
 		}
 	}
-	return os, rows.Err()
+	return list, rows.Err()
 }
 
 // listFilter selects a list of placed orders.
@@ -326,6 +325,3 @@ func placeholders(n int) string {
 func null(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
-
-// errNoRows reports whether err says a query found no row.
-func errNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
