@@ -98,8 +98,14 @@ func (s *Service) paymentCanceled(ctx context.Context, tx *sqldb.Tx, o *Order,
 	if o.status != StatusPendingPayment || o.paymentID != pc.PaymentID {
 		return nil // cancelled by this service, or long past it
 	}
+	// Payments may close the window itself, a moment before this service
+	// does: a cancellation at the window's end is the window closing.
+	now, reason := s.clock(), ReasonPaymentCanceled
+	if !now.Before(o.paymentDueAt.Add(-min(s.window/10, 5*time.Second))) {
+		reason = ReasonWindowClosed
+	}
 	read, before := o.status, len(o.history)
-	if _, err := o.Cancel(ReasonPaymentCanceled, s.clock()); err != nil {
+	if _, err := o.Cancel(reason, now); err != nil {
 		return err
 	}
 	if err := s.save(ctx, tx, o, read, before, false); err != nil {
