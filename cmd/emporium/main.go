@@ -18,6 +18,7 @@ import (
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/orders"
+	"emporium/internal/payments"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
 )
@@ -45,6 +46,7 @@ type Config struct {
 	Identity identity.Config
 	Catalog  catalog.Config
 	Orders   orders.Config
+	Payments payments.Config
 }
 
 // command runs a subcommand against the data directory's databases.

@@ -13,6 +13,7 @@ import (
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/orders"
+	"emporium/internal/payments"
 	"emporium/internal/platform/app"
 )
 
@@ -27,7 +28,8 @@ func services(cfg Config) ([]app.Unit, error) {
 		}
 		cfg.Identity.KeyEncryptionKey = kek
 	}
-	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), orders.Unit(cfg.Orders)}, nil
+	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), orders.Unit(cfg.Orders),
+		payments.Unit(cfg.Payments)}, nil
 }
 
 // secretFile reads a base64 secret of 32 bytes from path, creating it (mode
