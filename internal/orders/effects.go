@@ -170,13 +170,19 @@ func (s *Service) cancelPayment(ctx context.Context, e effect.Effect) error {
 }
 
 // refundPayment refunds a payment in full; payments never refunds twice. A
-// payment that has not succeeded yet (still processing) is tried again later.
+// payment that has not succeeded yet (still processing) is tried again later;
+// a refund the provider refused is left to an operator (the effect fails,
+// logged, and stays in the effects table).
 func (s *Service) refundPayment(ctx context.Context, e effect.Effect) error {
 	var p paymentEffect
 	if err := e.Decode(&p); err != nil {
 		return bus.Permanent(err)
 	}
-	return notFoundIsPermanent(s.payments.refund(ctx, p.PaymentID, p.Reason))
+	err := s.payments.refund(ctx, p.PaymentID, p.Reason)
+	if hasCode(err, "refund_failed") {
+		return bus.Permanent(fmt.Errorf("refund payment %s of order %s: %w", p.PaymentID, p.OrderID, err))
+	}
+	return notFoundIsPermanent(err)
 }
 
 // notFoundIsPermanent marks a peer's 404 permanent: retrying cannot make
