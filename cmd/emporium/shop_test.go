@@ -127,9 +127,6 @@ func shopUnits(t testing.TB, cfg Config) []app.Unit {
 	if !have["cart"] {
 		units = append(units, standInCart())
 	}
-	if !have["payments"] {
-		units = append(units, standInPayments())
-	}
 	return units
 }
 
