@@ -18,9 +18,9 @@ import (
 
 // BenchmarkCheckout measures whole checkouts through the front door: place
 // the order, confirm its payment with pm_card_visa, and poll the order until
-// it is paid — on SQLite and on PostgreSQL, every service real, from 8
-// clients, each its own customer. Filling the cart (and waiting for the last
-// order's lines to leave it) is not timed. Run it with a fixed count, as
+// it is paid — on SQLite and on PostgreSQL, every service real, from 8 and
+// from 32 clients, each its own customer. Filling the cart (and waiting for
+// the last order's lines to leave it) is not timed. Run it with a fixed count, as
 // the shop starts once per run: go test -run '^$' -bench Checkout
 // -benchtime 400x ./cmd/emporium
 func BenchmarkCheckout(b *testing.B) {
@@ -29,54 +29,61 @@ func BenchmarkCheckout(b *testing.B) {
 		kinds = append(kinds, "postgres")
 	}
 	for _, kind := range kinds {
-		b.Run(kind, func(b *testing.B) {
-			s := startShop(b, kind, shopOptions{})
-			product := s.product(1000, 1_000_000)
-			const clients = 8
-			tokens := make([]string, clients)
-			for i := range tokens {
-				_, tokens[i] = s.customer()
+		for _, clients := range []int{8, 32} {
+			b.Run(fmt.Sprintf("%s/clients=%d", kind, clients), func(b *testing.B) {
+				benchmarkCheckout(b, kind, clients)
+			})
+		}
+	}
+}
+
+// benchmarkCheckout runs b.N checkouts on a new shop on kind, from clients
+// customers at once.
+func benchmarkCheckout(b *testing.B, kind string, clients int) {
+	s := startShop(b, kind, shopOptions{})
+	product := s.product(1000, 1_000_000)
+	tokens := make([]string, clients)
+	for i := range tokens {
+		_, tokens[i] = s.customer()
+	}
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
+	var next atomic.Int64
+	lat := make([][]time.Duration, clients)
+	errc := make(chan error, clients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	var untimed atomic.Int64 // nanoseconds spent filling carts, summed over clients
+	for i := range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				if err := fillCart(c, s.front, tokens[i], product); err != nil {
+					errc <- err
+					return
+				}
+				t1 := time.Now()
+				untimed.Add(int64(t1.Sub(t0)))
+				if err := checkoutAndPay(c, s.front, tokens[i]); err != nil {
+					errc <- err
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t1))
 			}
-			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
-			var next atomic.Int64
-			lat := make([][]time.Duration, clients)
-			errc := make(chan error, clients)
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			var untimed atomic.Int64 // nanoseconds spent filling carts, summed over clients
-			for i := range clients {
-				wg.Go(func() {
-					for next.Add(1) <= int64(b.N) {
-						t0 := time.Now()
-						if err := fillCart(c, s.front, tokens[i], product); err != nil {
-							errc <- err
-							return
-						}
-						t1 := time.Now()
-						untimed.Add(int64(t1.Sub(t0)))
-						if err := checkoutAndPay(c, s.front, tokens[i]); err != nil {
-							errc <- err
-							return
-						}
-						lat[i] = append(lat[i], time.Since(t1))
-					}
-				})
-			}
-			wg.Wait()
-			elapsed := time.Since(start) - time.Duration(untimed.Load()/clients)
-			b.StopTimer()
-			close(errc)
-			for err := range errc {
-				b.Fatal(err)
-			}
-			all := slices.Concat(lat...)
-			slices.Sort(all)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkouts/s")
-			b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+	wg.Wait()
+	elapsed := time.Since(start) - time.Duration(untimed.Load()/int64(clients))
+	b.StopTimer()
+	close(errc)
+	for err := range errc {
+		b.Fatal(err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkouts/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // call sends a JSON request and decodes a JSON answer of status want into out.
