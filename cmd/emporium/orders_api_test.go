@@ -81,6 +81,16 @@ func TestOrdersAPI(t *testing.T) {
 			}
 		})
 
+		t.Run("a total no payment may be", func(t *testing.T) {
+			_, rich := s.customer()
+			yacht := s.product(100_000_000, 2) // 1,000,000.00: more than one payment may be
+			s.addToCart(rich, yacht, 1)
+			s.expect(s.checkout(rich, newKey(), address()), http.StatusUnprocessableEntity, "order_too_large")
+			if inv := s.inventory(yacht); inv.Reserved != 0 {
+				t.Errorf("stock %+v held for an order that cannot be paid", inv)
+			}
+		})
+
 		// Alice's cart now fits: 3 of 3 widgets.
 		s.setCartQuantity(alice, widget, 3)
 		first := s.place(alice)

@@ -131,8 +131,8 @@ func (s *Service) startCheckout(ctx context.Context, customerID, key, hash strin
 		return s.answerFirst(ctx, rec, old, ErrCartEmpty)
 	}
 	o, err := s.newOrder(ctx, rec, items, addr)
-	if short := (*shortError)(nil); errors.As(err, &short) {
-		return s.answerFirst(ctx, rec, old, short.err)
+	if refused := (*refusal)(nil); errors.As(err, &refused) {
+		return s.answerFirst(ctx, rec, old, refused.err)
 	}
 	if err != nil {
 		return nil, false, err
@@ -184,15 +184,16 @@ func (s *Service) answerFirst(ctx context.Context, rec, old *keyRecord,
 	return &Reply{Status: rec.status, Body: rec.body}, false, nil
 }
 
-// shortError is a checkout refused before any stock was held: a line's
-// product is unknown or not for sale, or shows too little available.
-type shortError struct{ err error }
+// refusal is a checkout refused before any stock was held, with its answer:
+// a line's product is unknown or not for sale or shows too little available,
+// or the total is more than a payment may be.
+type refusal struct{ err error }
 
-func (e *shortError) Error() string { return e.err.Error() }
+func (e *refusal) Error() string { return e.err.Error() }
 
 // newOrder prices the cart's items at the catalog's current prices and makes
 // the order, at its first step. A line the catalog cannot sell as asked is
-// a *shortError naming every such line.
+// a *refusal naming every such line, as is a total too large to pay.
 func (s *Service) newOrder(ctx context.Context, rec *keyRecord, items []cartItem,
 	addr Address) (*Order, error) {
 	ids := make([]string, len(items))
@@ -230,10 +231,13 @@ func (s *Service) newOrder(ctx context.Context, rec *keyRecord, items []cartItem
 		subtotal.Amount += line.LineTotal.Amount
 	}
 	if len(short) > 0 {
-		return nil, &shortError{err: insufficient(short)}
+		return nil, &refusal{err: insufficient(short)}
 	}
 	o.subtotal, o.shipping = subtotal, s.shipping.For(subtotal)
 	o.total = Money{Amount: subtotal.Amount + o.shipping.Amount, Currency: s.currency}
+	if o.total.Amount > maxTotal {
+		return nil, &refusal{err: ErrTooLarge} // no stock is held for what cannot be paid
+	}
 	return o, nil
 }
 

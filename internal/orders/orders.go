@@ -89,7 +89,12 @@ var (
 		"this Idempotency-Key was used with another body")
 	ErrInProgress = errs.New(errs.Conflict, "request_in_progress",
 		"a request with this Idempotency-Key is still running; retry after Retry-After seconds")
+	ErrTooLarge = errs.New(errs.Invalid, "order_too_large",
+		"the order's total is more than one payment may be (99999999 minor units)")
 )
+
+// maxTotal is the largest total one payment may be (the payments service's limit).
+const maxTotal = 99_999_999
 
 // Line is a line of an order as it was bought: the name and price it had.
 type Line = event.OrderLine
