@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -329,4 +330,48 @@ func settle(t *testing.T, s *shop, what, customerID, token, product string, p pl
 	s.confirm(token, p.Payment.ID, "pm_card_visa")
 	s.waitStatus(token, p.Order.ID, "paid")
 	s.waitStock(product, inventory{OnHand: 3, Reserved: 0, Available: 3})
+}
+
+// TestReplicas: two replicas of the orders service on one database share its
+// work and do none of it twice — stalled checkouts are placed once, unpaid
+// orders are cancelled once, and every hold is released once.
+func TestReplicas(t *testing.T) {
+	eachDB(t, shopOptions{faults: true, window: 3 * time.Second}, func(t *testing.T, s *shop) {
+		s.replica("orders")
+		product := s.product(500, 20)
+		type buyer struct{ id, token, key string }
+		var buyers []buyer
+		for range 4 {
+			id, token := s.customer()
+			s.addToCart(token, product, 2)
+			buyers = append(buyers, buyer{id, token, newKey()})
+		}
+		// Every other checkout stalls after its payment was created (one at a
+		// time, so that the payments client's breaker stays closed).
+		for i, b := range buyers {
+			if i%2 == 1 {
+				s.expect(s.checkout(b.token, b.key, address()), http.StatusCreated, "")
+				continue
+			}
+			s.paymentsFaults.set("POST", "/internal/payments", failAfter)
+			s.expect(s.checkout(b.token, b.key, address()), http.StatusServiceUnavailable, "unavailable")
+			s.paymentsFaults.clear()
+		}
+		// Every order is placed once, and cancelled once when its window closes.
+		for _, b := range buyers {
+			var os []order
+			eventuallyT(t, "the order is placed and then cancelled", func() bool {
+				os = s.ordersOf(b.id)
+				return len(os) == 1 && os[0].Status == "cancelled"
+			})
+			var statuses []string
+			for _, h := range s.order(b.token, os[0].ID).StatusHistory {
+				statuses = append(statuses, h.Status)
+			}
+			if fmt.Sprint(statuses) != "[pending_payment cancelled]" {
+				t.Errorf("history %v", statuses)
+			}
+		}
+		s.waitStock(product, inventory{OnHand: 20, Reserved: 0, Available: 20})
+	})
 }

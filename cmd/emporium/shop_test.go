@@ -219,6 +219,15 @@ func (s *shop) serve(n *node, ln app.Listeners) {
 	n.srv = apptest.Serve(s.t, u, base, ln)
 }
 
+// replica starts another instance of the service name on its database and
+// peers, on listeners of its own (the front door does not route to it: it
+// runs the service's workers and consumers beside the first).
+func (s *shop) replica(name string) {
+	s.t.Helper()
+	n := *s.nodes[name]
+	s.serve(&n, apptest.Listen(s.t))
+}
+
 // stop stops the service name, as a crash or a deploy would.
 func (s *shop) stop(name string) { s.nodes[name].srv.Stop() }
 
