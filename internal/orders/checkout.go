@@ -55,7 +55,7 @@ func (s *Service) Checkout(ctx context.Context, customerID, key, hash string,
 			return nil, fmt.Errorf("checkout: %w", err)
 		}
 		var reply *Reply
-		var held bool
+		var held string // the order whose checkout this request holds, if any
 		if rec == nil || s.clock().Sub(rec.createdAt) >= s.keepKeys {
 			reply, held, err = s.startCheckout(ctx, customerID, key, hash, addr, rec)
 		} else {
@@ -64,13 +64,8 @@ func (s *Service) Checkout(ctx context.Context, customerID, key, hash string,
 		if errors.Is(err, errKeyTaken) {
 			continue
 		}
-		if err != nil && held {
-			// No answer to keep: let a retry take the checkout over at once.
-			unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if uerr := unlockKeyRecord(unlockCtx, s.db, customerID, key); uerr != nil {
-				s.log.WarnContext(ctx, "checkout: releasing the key", "err", uerr)
-			}
-			cancel()
+		if err != nil && held != "" {
+			s.letGo(ctx, customerID, key, held)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("checkout: %w", err)
@@ -81,21 +76,35 @@ func (s *Service) Checkout(ctx context.Context, customerID, key, hash string,
 		"the request collided with others under its Idempotency-Key; try again", nil))
 }
 
-// resumeCheckout answers a repeat of a key that has a record. held reports
-// whether this request took the record's lock.
+// letGo releases a checkout this request held and could not finish (a 5xx
+// is no answer to keep): a retry under its key may take it over at once, and
+// so may the recovery worker.
+func (s *Service) letGo(ctx context.Context, customerID, key, orderID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := unlockKeyRecord(ctx, s.db, customerID, key); err != nil {
+		s.log.WarnContext(ctx, "checkout: releasing the key", "err", err)
+	}
+	if err := releaseCheckout(ctx, s.db, orderID, s.clock()); err != nil {
+		s.log.WarnContext(ctx, "checkout: releasing the order's lease", "order_id", orderID, "err", err)
+	}
+}
+
+// resumeCheckout answers a repeat of a key that has a record. held is the
+// order whose checkout this request took over, if it did.
 func (s *Service) resumeCheckout(ctx context.Context, rec *keyRecord,
-	hash string) (_ *Reply, held bool, _ error) {
+	hash string) (_ *Reply, held string, _ error) {
 	now := s.clock()
 	switch {
 	case rec.requestHash != hash:
-		return nil, false, ErrKeyReused
+		return nil, "", ErrKeyReused
 	case rec.status != 0:
-		return &Reply{Status: rec.status, Body: rec.body, OrderID: rec.orderID, Replayed: true}, false, nil
+		return &Reply{Status: rec.status, Body: rec.body, OrderID: rec.orderID, Replayed: true}, "", nil
 	case now.Before(rec.lockedUntil):
 		e := *ErrInProgress
 		e.Err = ErrInProgress
 		e.RetryAfter = min(rec.lockedUntil.Sub(now), time.Second)
-		return nil, false, &e
+		return nil, "", &e
 	}
 	// The first request failed with a 5xx or stopped midway: take it over.
 	var o *Order
@@ -111,21 +120,22 @@ func (s *Service) resumeCheckout(ctx context.Context, rec *keyRecord,
 		return err
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	reply, err := s.drive(ctx, o)
-	return reply, true, err
+	return reply, o.id, err
 }
 
 // startCheckout runs a checkout under a key without a record (or with an
-// expired one, old). held reports whether this request holds the key's lock.
+// expired one, old). held is the order whose checkout this request holds,
+// once it does.
 func (s *Service) startCheckout(ctx context.Context, customerID, key, hash string, addr Address,
-	old *keyRecord) (_ *Reply, held bool, _ error) {
+	old *keyRecord) (_ *Reply, held string, _ error) {
 	rec := &keyRecord{customerID: customerID, key: key, requestHash: hash,
 		orderID: uuid.Must(uuid.NewV7()).String(), createdAt: s.clock()}
 	items, err := s.cart.items(ctx, customerID)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if len(items) == 0 {
 		return s.answerFirst(ctx, rec, old, ErrCartEmpty)
@@ -135,7 +145,7 @@ func (s *Service) startCheckout(ctx context.Context, customerID, key, hash strin
 		return s.answerFirst(ctx, rec, old, refused.err)
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		if old != nil {
@@ -153,19 +163,19 @@ func (s *Service) startCheckout(ctx context.Context, customerID, key, hash strin
 		return insertOrder(ctx, tx, o)
 	})
 	if sqldb.IsUnique(err, "") {
-		return nil, false, errKeyTaken // a concurrent request claimed the key first
+		return nil, "", errKeyTaken // a concurrent request claimed the key first
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	reply, err := s.drive(ctx, o)
-	return reply, true, err
+	return reply, o.id, err
 }
 
 // answerFirst keeps err's answer as the first under rec's key (replacing the
 // expired record old, if any) and returns it.
 func (s *Service) answerFirst(ctx context.Context, rec, old *keyRecord,
-	answer error) (*Reply, bool, error) {
+	answer error) (*Reply, string, error) {
 	rec.status, rec.body = problemBody(answer)
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		if old != nil {
@@ -176,12 +186,12 @@ func (s *Service) answerFirst(ctx context.Context, rec, old *keyRecord,
 		return insertKeyRecord(ctx, tx, rec)
 	})
 	if sqldb.IsUnique(err, "") {
-		return nil, false, errKeyTaken
+		return nil, "", errKeyTaken
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	return &Reply{Status: rec.status, Body: rec.body}, false, nil
+	return &Reply{Status: rec.status, Body: rec.body}, "", nil
 }
 
 // refusal is a checkout refused before any stock was held, with its answer:

@@ -124,6 +124,14 @@ func claimCheckout(ctx context.Context, db *sqldb.DB, id string, leaseUntil,
 	return n > 0, err
 }
 
+// releaseCheckout ends the lease of a checkout whose driver gave up on it
+// for now, so that the recovery worker takes it on its next round.
+func releaseCheckout(ctx context.Context, db *sqldb.DB, id string, now time.Time) error {
+	_, err := db.ExecContext(ctx, `UPDATE orders SET lease_until = $2
+		WHERE id = $1 AND status = 'checkout' AND lease_until > $2`, id, now)
+	return err
+}
+
 // orderColumns are what scanOrder reads, in order.
 const orderColumns = `o.id, o.number, o.customer_id, o.status, o.step, o.idempotency_key,
 	o.currency, o.subtotal, o.shipping, o.total, o.shipping_address, o.tracking_number,
