@@ -115,14 +115,17 @@ func (s *Service) expireDue(ctx context.Context) {
 			s.log.WarnContext(ctx, "payment window: looking for overdue orders", "err", err)
 			return
 		}
+		expired := 0
 		for _, id := range due {
 			if err := s.expire(ctx, id); err != nil {
+				// The others go on; this one is tried again next round.
 				s.log.WarnContext(ctx, "payment window: cancelling an overdue order", "order_id", id,
 					"err", err)
-				return
+				continue
 			}
+			expired++
 		}
-		if len(due) < expiryBatch {
+		if len(due) < expiryBatch || expired == 0 {
 			return
 		}
 	}
