@@ -86,8 +86,8 @@ func benchmarkCheckout(b *testing.B, kind string, clients int) {
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 }
 
-// call sends a JSON request and decodes a JSON answer of status want into out.
-func call(c *http.Client, method, url, token string, body, out any, want int, headers ...string) error {
+// benchCall sends a JSON request and decodes a JSON answer of status want into out.
+func benchCall(c *http.Client, method, url, token string, body, out any, want int, headers ...string) error {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -132,30 +132,30 @@ func fillCart(c *http.Client, front, token, product string) error {
 		var cart struct {
 			Items []json.RawMessage `json:"items"`
 		}
-		return call(c, "GET", front+"/api/v1/cart", token, nil, &cart, http.StatusOK) == nil &&
+		return benchCall(c, "GET", front+"/api/v1/cart", token, nil, &cart, http.StatusOK) == nil &&
 			len(cart.Items) == 0
 	})
 	if err != nil {
 		return fmt.Errorf("the cart stays full: %w", err)
 	}
-	return call(c, "POST", front+"/api/v1/cart/items", token,
+	return benchCall(c, "POST", front+"/api/v1/cart/items", token,
 		map[string]any{"product_id": product, "quantity": 1}, nil, http.StatusOK)
 }
 
 // checkoutAndPay places an order, pays it, and polls it until it is paid.
 func checkoutAndPay(c *http.Client, front, token string) error {
 	var p placed
-	if err := call(c, "POST", front+"/api/v1/orders", token, address(), &p, http.StatusCreated,
+	if err := benchCall(c, "POST", front+"/api/v1/orders", token, address(), &p, http.StatusCreated,
 		"Idempotency-Key", newKey()); err != nil {
 		return err
 	}
-	if err := call(c, "POST", front+"/api/v1/payments/"+p.Payment.ID+"/confirm", token,
+	if err := benchCall(c, "POST", front+"/api/v1/payments/"+p.Payment.ID+"/confirm", token,
 		map[string]any{"payment_method": "pm_card_visa"}, nil, http.StatusOK); err != nil {
 		return err
 	}
 	return testkit.Poll(30*time.Second, func() bool {
 		var o order
-		return call(c, "GET", front+"/api/v1/orders/"+p.Order.ID, token, nil, &o, http.StatusOK) == nil &&
+		return benchCall(c, "GET", front+"/api/v1/orders/"+p.Order.ID, token, nil, &o, http.StatusOK) == nil &&
 			o.Status == "paid"
 	})
 }

@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
+	"emporium/internal/notifications"
 	"emporium/internal/orders"
 	"emporium/internal/payments"
 	"emporium/internal/platform/app"
@@ -43,10 +45,12 @@ func main() {
 // Config is everything the all-in-one reads from the environment.
 type Config struct {
 	app.AllInOne
-	Identity identity.Config
-	Catalog  catalog.Config
-	Orders   orders.Config
-	Payments payments.Config
+	Identity      identity.Config
+	Catalog       catalog.Config
+	Cart          cart.Config
+	Orders        orders.Config
+	Payments      payments.Config
+	Notifications notifications.Config
 }
 
 // command runs a subcommand against the data directory's databases.

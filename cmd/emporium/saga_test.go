@@ -287,7 +287,7 @@ func TestCrashRecovery(t *testing.T) {
 					left = append(left, stalled{st.name, id, token, key, product})
 					continue
 				}
-				r := s.expect(s.checkout(token, key, address()), http.StatusCreated, "")
+				r := s.expect(s.retryCheckout(token, key), http.StatusCreated, "")
 				var p placed
 				r.JSON(t, &p)
 				settle(t, s, st.name+", retried", id, token, product, p)
@@ -302,7 +302,7 @@ func TestCrashRecovery(t *testing.T) {
 				return len(os) == 1
 			})
 			// The key answers with the order the recovery placed.
-			r := s.expect(s.checkout(l.token, l.key, address()), http.StatusCreated, "")
+			r := s.expect(s.retryCheckout(l.token, l.key), http.StatusCreated, "")
 			var p placed
 			r.JSON(t, &p)
 			if p.Order.ID != os[0].ID {
@@ -350,7 +350,7 @@ func TestReplicas(t *testing.T) {
 		// time, so that the payments client's breaker stays closed).
 		for i, b := range buyers {
 			if i%2 == 1 {
-				s.expect(s.checkout(b.token, b.key, address()), http.StatusCreated, "")
+				s.expect(s.retryCheckout(b.token, b.key), http.StatusCreated, "")
 				continue
 			}
 			s.paymentsFaults.set("POST", "/internal/payments", failAfter)

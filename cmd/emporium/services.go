@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"emporium/internal/cart"
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
+	"emporium/internal/notifications"
 	"emporium/internal/orders"
 	"emporium/internal/payments"
 	"emporium/internal/platform/app"
@@ -19,7 +21,8 @@ import (
 
 // services lists the services the all-in-one runs, each configured from cfg.
 // Secrets a newcomer should not have to make are made on the first start and
-// kept in the data directory.
+// kept in the data directory, and so are the messages sent without SMTP or
+// Twilio (<data dir>/notifications-outbox).
 func services(cfg Config) ([]app.Unit, error) {
 	if cfg.Identity.KeyEncryptionKey == "" {
 		kek, err := secretFile(filepath.Join(cfg.DataDir, "identity.kek"))
@@ -28,8 +31,11 @@ func services(cfg Config) ([]app.Unit, error) {
 		}
 		cfg.Identity.KeyEncryptionKey = kek
 	}
-	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), orders.Unit(cfg.Orders),
-		payments.Unit(cfg.Payments)}, nil
+	if cfg.Notifications.OutboxDir == "" {
+		cfg.Notifications.OutboxDir = filepath.Join(cfg.DataDir, "notifications-outbox")
+	}
+	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), cart.Unit(cfg.Cart),
+		orders.Unit(cfg.Orders), payments.Unit(cfg.Payments), notifications.Unit(cfg.Notifications)}, nil
 }
 
 // secretFile reads a base64 secret of 32 bytes from path, creating it (mode

@@ -113,19 +113,11 @@ func shopConfig(t testing.TB, opts shopOptions) Config {
 	return *cfg
 }
 
-// shopUnits are the services of the shop: the all-in-one's, and stand-ins
-// for those not built yet.
+// shopUnits are the services of the shop: the all-in-one's.
 func shopUnits(t testing.TB, cfg Config) []app.Unit {
 	units, err := services(cfg)
 	if err != nil {
 		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, u := range units {
-		have[u.Name] = true
-	}
-	if !have["cart"] {
-		units = append(units, standInCart())
 	}
 	return units
 }
@@ -426,6 +418,25 @@ func (s *shop) place(token string) placed {
 	var p placed
 	r.JSON(s.t, &p)
 	return p
+}
+
+// retryCheckout repeats a checkout under key as a careful client does —
+// again after a 503 or a 409 request_in_progress, at most every Retry-After —
+// until it is answered otherwise, and returns that answer.
+func (s *shop) retryCheckout(token, key string) apptest.Response {
+	s.t.Helper()
+	var r apptest.Response
+	eventuallyT(s.t, "the checkout is answered", func() bool {
+		r = s.checkout(token, key, address())
+		code, _ := r.Problem(s.t)
+		if r.Status == http.StatusServiceUnavailable ||
+			r.Status == http.StatusConflict && code == "request_in_progress" {
+			time.Sleep(100 * time.Millisecond) // a client's pause, not a wait for the test's condition
+			return false
+		}
+		return true
+	})
+	return r
 }
 
 func newKey() string { return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), customers.Add(1)) }

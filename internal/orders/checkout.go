@@ -74,14 +74,15 @@ func (s *Service) Checkout(ctx context.Context, customerID, key, hash string,
 
 // letGo releases a checkout this request held and could not finish (a 5xx
 // is no answer to keep): a retry under its key may take it over at once, and
-// so may the recovery worker.
+// the recovery worker a second later (not at once: what failed was most
+// likely a peer, which a retry at once would only find down again).
 func (s *Service) letGo(ctx context.Context, customerID, key, orderID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := unlockKeyRecord(ctx, s.db, customerID, key); err != nil {
 		s.log.WarnContext(ctx, "checkout: releasing the key", "err", err)
 	}
-	if err := releaseCheckout(ctx, s.db, orderID, s.clock()); err != nil {
+	if err := releaseCheckout(ctx, s.db, orderID, s.clock().Add(time.Second)); err != nil {
 		s.log.WarnContext(ctx, "checkout: releasing the order's lease", "order_id", orderID, "err", err)
 	}
 }

@@ -124,11 +124,11 @@ func claimCheckout(ctx context.Context, db *sqldb.DB, id string, leaseUntil,
 	return n > 0, err
 }
 
-// releaseCheckout ends the lease of a checkout whose driver gave up on it
-// for now, so that the recovery worker takes it on its next round.
-func releaseCheckout(ctx context.Context, db *sqldb.DB, id string, now time.Time) error {
+// releaseCheckout shortens the lease of a checkout whose driver gave up on
+// it for now to until, so that the recovery worker takes it soon after.
+func releaseCheckout(ctx context.Context, db *sqldb.DB, id string, until time.Time) error {
 	_, err := db.ExecContext(ctx, `UPDATE orders SET lease_until = $2
-		WHERE id = $1 AND status = 'checkout' AND lease_until > $2`, id, now)
+		WHERE id = $1 AND status = 'checkout' AND lease_until > $2`, id, until)
 	return err
 }
 

@@ -1,0 +1,133 @@
+package cart
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+// A cart is priced by the catalog when it is read: a new price shows in the
+// next read, and a product archived later keeps its line, unavailable.
+func TestPricedAtReadTime(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := start(t, dbURL, nil)
+		mug, tea := e.createProduct(1299, 10), e.createProduct(450, 5)
+		ada := e.customer("ada")
+		e.add(ada, mug.ID, 2)
+		e.add(ada, tea.ID, 1)
+
+		e.editProduct(mug.ID, map[string]any{"price": map[string]any{"amount": 999, "currency": "USD"},
+			"name": "Blue mug"})
+		c := e.read(ada)
+		if m := c.Items[0]; m.UnitPrice.Amount != 999 || m.Name != "Blue mug" || m.LineTotal.Amount != 1998 {
+			t.Errorf("after the price change: %+v", m)
+		}
+		if c.Subtotal.Amount != 1998+450 {
+			t.Errorf("subtotal %d, want %d", c.Subtotal.Amount, 1998+450)
+		}
+
+		e.editProduct(tea.ID, map[string]any{"status": "archived"})
+		c = e.read(ada)
+		if len(c.Items) != 2 {
+			t.Fatalf("%d lines after archiving, want 2", len(c.Items))
+		}
+		if te := c.Items[1]; te.Available != 0 || te.Name != tea.Name || te.UnitPrice.Amount != 450 {
+			t.Errorf("archived line: %+v, want its name and price with available 0", te)
+		}
+		if c.Subtotal.Amount != 1998+450 || c.ItemCount != 3 || c.Stale {
+			t.Errorf("subtotal %d, item_count %d, stale %v: every line counts", c.Subtotal.Amount, c.ItemCount, c.Stale)
+		}
+		// Changing the archived line works; adding more of it does not.
+		expect(t, e.do("PATCH", "/api/v1/cart/items/"+tea.ID, ada, map[string]any{"quantity": 2}), http.StatusOK, "")
+		expect(t, e.do("POST", "/api/v1/cart/items", ada, map[string]any{"product_id": tea.ID, "quantity": 1}),
+			http.StatusNotFound, "product_not_found")
+	})
+}
+
+// With the catalog stopped, reads answer 200 from the last known names and
+// prices with "stale": true, and adds answer 503 with Retry-After at once;
+// once the catalog is back, everything works again.
+func TestCatalogDown(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := start(t, dbURL, nil)
+		mug, tea := e.createProduct(1299, 10), e.createProduct(450, 5)
+		ada := e.customer("ada")
+		e.add(ada, mug.ID, 2)
+		// The last price the cart saw is the one after this change.
+		e.editProduct(mug.ID, map[string]any{"price": map[string]any{"amount": 1099, "currency": "USD"}})
+		fresh := e.read(ada)
+		guest := e.newGuestCart(tea.ID, 1)
+
+		e.catalog.Stop()
+		for range 10 { // past the breaker's threshold
+			c := e.read(ada)
+			if !c.Stale {
+				t.Fatal("a read without the catalog is not marked stale")
+			}
+			m := c.Items[0]
+			if m.Name != fresh.Items[0].Name || m.SKU != mug.SKU || m.UnitPrice.Amount != 1099 ||
+				m.LineTotal.Amount != 2198 || m.Available != 0 || c.Subtotal.Amount != 2198 || c.ItemCount != 2 {
+				t.Fatalf("stale read: %+v, subtotal %v", m, c.Subtotal)
+			}
+		}
+		// Open, or half-open once its pause is over: not closed.
+		if state := e.breaker(); state == 0 {
+			t.Error("the breaker is closed after repeated failures")
+		}
+		if items := e.guestItems(guest); len(items) != 1 {
+			t.Errorf("guest cart without the catalog: %v", items)
+		}
+		for range 3 {
+			began := time.Now()
+			r := e.do("POST", "/api/v1/cart/items", ada, map[string]any{"product_id": tea.ID, "quantity": 1})
+			took := time.Since(began)
+			expect(t, r, http.StatusServiceUnavailable, "unavailable")
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+			// Not a speed measurement: a bound that only a hang can pass.
+			if took > time.Second {
+				t.Errorf("an add without the catalog took %v", took)
+			}
+		}
+		// Changes that need no catalog go on, answered stale.
+		r := e.do("PATCH", "/api/v1/cart/items/"+mug.ID, ada, map[string]any{"quantity": 3})
+		expect(t, r, http.StatusOK, "")
+		var c Cart
+		r.JSON(t, &c)
+		if !c.Stale || c.Items[0].Quantity != 3 {
+			t.Errorf("PATCH without the catalog: %+v", c)
+		}
+
+		e.catalog.Start()
+		eventually(t, 10*time.Second, "the cart reads fresh again", func() bool {
+			return !e.read(ada).Stale
+		})
+		if state := e.breaker(); state != 0 {
+			t.Errorf("breaker state %d once the catalog answers, want 0 (closed)", state)
+		}
+		c = e.add(ada, tea.ID, 1)
+		if c.Stale || len(c.Items) != 2 || c.Items[0].Available != 10 {
+			t.Errorf("after the catalog came back: %+v", c)
+		}
+	})
+}
+
+// A catalog that accepts connections and never answers: reads answer stale
+// and adds 503 within the per-call timeout, not when the client gives up.
+func TestCatalogHangs(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := start(t, dbURL, func(c *Config) { c.CatalogTimeout = 100 * time.Millisecond })
+		mug := e.createProduct(1299, 10)
+		ada := e.customer("ada")
+		e.add(ada, mug.ID, 1)
+		e.catalog.Stop()
+		hang := e.catalog.hang()
+		defer hang()
+		if c := e.read(ada); !c.Stale || c.Items[0].Name != mug.Name {
+			t.Errorf("read with a hanging catalog: %+v", c)
+		}
+		r := e.do("POST", "/api/v1/cart/items", ada, map[string]any{"product_id": mug.ID, "quantity": 1})
+		expect(t, r, http.StatusServiceUnavailable, "unavailable")
+	})
+}
