@@ -101,6 +101,7 @@ func defaults[T any](t testing.TB, cfg *T) *T {
 // known admin, no demo catalog, workers at a test's pace.
 func shopConfig(t testing.TB, opts shopOptions) Config {
 	cfg := defaults(t, &Config{})
+	cfg.DataDir = t.TempDir() // where the notifications land without SMTP or Twilio
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	cfg.Identity.KeyEncryptionKey = base64.StdEncoding.EncodeToString(kek)
@@ -206,8 +207,11 @@ func (s *shop) serve(n *node, ln app.Listeners) {
 	if n.catalogURL != "" {
 		peers.Catalog, peers.Payments = n.catalogURL, n.paymentsURL
 	}
+	// Six services share the one PostgreSQL server with every other test:
+	// 8 connections each, not the production default of 25.
 	base := app.Base{DatabaseURL: n.dbURL, NATSURL: s.natsURL, ServiceToken: s.token,
-		JWKSURL: s.jwksURL, Peers: peers, ShutdownDrain: 0}
+		JWKSURL: s.jwksURL, Peers: peers, ShutdownDrain: 0,
+		DatabasePool: app.DatabasePool{MaxConns: 8}}
 	n.srv = apptest.Serve(s.t, u, base, ln)
 }
 
