@@ -137,21 +137,6 @@ type Order struct {
 	leaseUntil     time.Time // until then, the checkout saga is left to whoever drives it
 }
 
-// ID returns the order's id.
-func (o *Order) ID() string { return o.id }
-
-// CustomerID returns the id of the customer who placed the order.
-func (o *Order) CustomerID() string { return o.customerID }
-
-// Status returns the order's status.
-func (o *Order) Status() string { return o.status }
-
-// PaymentID returns the id of the order's payment, once placed.
-func (o *Order) PaymentID() string { return o.paymentID }
-
-// Total returns what the customer pays.
-func (o *Order) Total() Money { return o.total }
-
 // placed reports whether the order was placed: whether the public sees it.
 func (o *Order) placed() bool { return o.status != statusCheckout && o.status != statusFailed }
 
