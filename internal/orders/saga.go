@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/effect"
+	"emporium/internal/platform/errs"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -110,7 +111,11 @@ func (s *Service) drive(ctx context.Context, o *Order) (*Reply, error) {
 			if o, err = orderByID(ctx, s.db, o.id); err != nil {
 				return nil, err
 			}
-			if o.step == stepReserving {
+			if o.status == statusFailed {
+				// It found the stock short and gave up, and this hold came
+				// after: the hold must not outlive the checkout.
+				s.releaseLate(ctx, o)
+			} else if o.step == stepReserving {
 				return nil, fmt.Errorf("checkout %s: the order is %s", o.id, o.status)
 			}
 		} else {
@@ -244,4 +249,23 @@ func (s *Service) abandon(ctx context.Context, id string) error {
 		return effect.Record(ctx, tx, effectRelease, o.id, stockEffect{OrderID: o.id,
 			ReservationID: o.reservationID()})
 	})
+}
+
+// releaseLate releases the hold of a checkout that failed after another
+// driver's hold was made (the failure's own release may have run before the
+// hold existed). Releasing is idempotent; a failure is retried as an effect.
+func (s *Service) releaseLate(ctx context.Context, o *Order) {
+	err := s.catalog.transition(ctx, o.reservationID(), "release")
+	if err == nil || errs.KindOf(err) == errs.NotFound {
+		return
+	}
+	s.log.WarnContext(ctx, "checkout: releasing a late hold; retrying it as an effect", "order_id", o.id,
+		"err", err)
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		return effect.Record(ctx, tx, effectRelease, o.id+":late", stockEffect{OrderID: o.id,
+			ReservationID: o.reservationID()})
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "checkout: a late hold stays until its expiry", "order_id", o.id, "err", err)
+	}
 }
