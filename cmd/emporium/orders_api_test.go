@@ -94,6 +94,14 @@ func TestOrdersAPI(t *testing.T) {
 		// Alice's cart now fits: 3 of 3 widgets.
 		s.setCartQuantity(alice, widget, 3)
 		first := s.place(alice)
+		t.Run("checkout answers the client secret", func(t *testing.T) {
+			// The customer confirms a Stripe payment in the browser with it.
+			own := s.paymentOf(alice, first.Payment.ID)
+			if first.Payment.ClientSecret == "" || first.Payment.ClientSecret != own.ClientSecret {
+				t.Errorf("checkout answered client_secret %q, the payment has %q",
+					first.Payment.ClientSecret, own.ClientSecret)
+			}
+		})
 		t.Run("reads", func(t *testing.T) {
 			s.expect(s.do("GET", "/api/v1/orders/"+first.Order.ID, bob, nil), http.StatusNotFound, "not_found")
 			s.expect(s.do("GET", "/api/v1/orders/no-such-order", alice, nil), http.StatusNotFound, "not_found")

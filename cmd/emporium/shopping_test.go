@@ -145,11 +145,12 @@ type placed struct {
 
 // payment is a payment as answered.
 type payment struct {
-	ID          string    `json:"id"`
-	OrderID     string    `json:"order_id"`
-	Amount      moneyView `json:"amount"`
-	Status      string    `json:"status"`
-	FailureCode *string   `json:"failure_code"`
+	ID           string    `json:"id"`
+	OrderID      string    `json:"order_id"`
+	Amount       moneyView `json:"amount"`
+	Status       string    `json:"status"`
+	ClientSecret string    `json:"client_secret"`
+	FailureCode  *string   `json:"failure_code"`
 }
 
 // order is an order as answered.
