@@ -19,6 +19,7 @@ import (
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/notifications"
+	"emporium/internal/orders"
 	"emporium/internal/payments"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
@@ -47,6 +48,7 @@ type Config struct {
 	Identity      identity.Config
 	Catalog       catalog.Config
 	Cart          cart.Config
+	Orders        orders.Config
 	Payments      payments.Config
 	Notifications notifications.Config
 }

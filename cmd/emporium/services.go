@@ -14,6 +14,7 @@ import (
 	"emporium/internal/catalog"
 	"emporium/internal/identity"
 	"emporium/internal/notifications"
+	"emporium/internal/orders"
 	"emporium/internal/payments"
 	"emporium/internal/platform/app"
 )
@@ -34,7 +35,7 @@ func services(cfg Config) ([]app.Unit, error) {
 		cfg.Notifications.OutboxDir = filepath.Join(cfg.DataDir, "notifications-outbox")
 	}
 	return []app.Unit{identity.Unit(cfg.Identity), catalog.Unit(cfg.Catalog), cart.Unit(cfg.Cart),
-		payments.Unit(cfg.Payments), notifications.Unit(cfg.Notifications)}, nil
+		orders.Unit(cfg.Orders), payments.Unit(cfg.Payments), notifications.Unit(cfg.Notifications)}, nil
 }
 
 // secretFile reads a base64 secret of 32 bytes from path, creating it (mode

@@ -58,7 +58,7 @@ func testConfig(t testing.TB) Config {
 		TwilioAPIBase: "https://api.twilio.com", OutboxDir: t.TempDir(),
 		SendTimeout: 5 * time.Second, MaxAttempts: 5, RetryInitial: 20 * time.Millisecond,
 		RetryMax: 100 * time.Millisecond, Quota: 20, QuotaWindow: time.Hour,
-		ContactWait: time.Hour, pollInterval: 20 * time.Millisecond,
+		ContactWait: time.Hour, MaxEventAge: 72 * time.Hour, pollInterval: 20 * time.Millisecond,
 		sweepEvery: 50 * time.Millisecond}
 }
 

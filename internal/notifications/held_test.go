@@ -103,3 +103,30 @@ func TestContactFollowsTheNewestIdentityEvent(t *testing.T) {
 		}
 	})
 }
+
+// A service that starts on streams holding old events (its first start in a
+// running shop, or after a long outage) keeps their contacts but writes to
+// no one about them; a fresh event is written about as usual.
+func TestOldEventsAreNotWrittenAbout(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, dbURL string) {
+		t.Parallel()
+		e := start(t, dbURL, nil)
+		old := registered(t, "user-1", "jane@example.com", "Jane", "", false)
+		old.Time = time.Now().UTC().Add(-30 * 24 * time.Hour)
+		oldPaid := orderEvent(t, event.OrderPaid, "user-1", nil)
+		oldPaid.Time = old.Time
+		e.publish(old, oldPaid)
+		e.consumed("IDENTITY", consumerIdentity)
+		e.consumed("ORDERS", consumerOrders)
+		if ds := e.deliveries("", nil); len(ds) != 0 {
+			t.Fatalf("%d deliveries for month-old events, want 0: %+v", len(ds), ds)
+		}
+		shipped := orderEvent(t, event.OrderShipped, "user-1", nil)
+		e.publish(shipped)
+		if d := e.waitDeliveries(shipped.ID, 1)[0]; d.Recipient != "jane@example.com" {
+			t.Errorf("the fresh event's delivery went to %q, want the old event's contact",
+				d.Recipient)
+		}
+	})
+}

@@ -72,6 +72,12 @@ func (s *Service) notify(ctx context.Context, tx *sqldb.Tx, env event.Envelope, 
 // already recorded for the event and channel is left alone.
 func (s *Service) queue(ctx context.Context, tx *sqldb.Tx, env event.Envelope, c *Contact,
 	now time.Time) error {
+	if age := now.Sub(env.Time); age > s.cfg.MaxEventAge {
+		s.log.InfoContext(ctx, "event too old to write about; nothing sent",
+			slog.String("event_id", env.ID), slog.String("event_type", env.Type),
+			slog.Duration("age", age.Round(time.Second)), slog.Duration("max_age", s.cfg.MaxEventAge))
+		return nil
+	}
 	k := kinds[env.Type]
 	m, err := s.compose(ctx, tx, env, c)
 	if err != nil {

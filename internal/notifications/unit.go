@@ -60,6 +60,11 @@ type Config struct {
 	// ContactWait is how long an event waits for its customer's contact
 	// before its message is given up.
 	ContactWait time.Duration `env:"NOTIFICATIONS_CONTACT_WAIT" default:"24h"`
+	// MaxEventAge is the oldest event that is still written about: a
+	// service that starts for the first time on streams that hold weeks of
+	// events, or after a long outage, does not mail customers about old
+	// registrations and orders. Contacts are kept from events of any age.
+	MaxEventAge time.Duration `env:"NOTIFICATIONS_MAX_EVENT_AGE" default:"72h"`
 
 	// Tests set these; the environment cannot.
 	now          func() time.Time // the clock; time.Now when nil
@@ -108,6 +113,10 @@ func (c *Config) Validate() error {
 	}
 	if c.ContactWait <= 0 {
 		problems = append(problems, errors.New("NOTIFICATIONS_CONTACT_WAIT must be positive"))
+	}
+	if c.MaxEventAge <= c.ContactWait {
+		problems = append(problems, errors.New("NOTIFICATIONS_MAX_EVENT_AGE must be longer than "+
+			"NOTIFICATIONS_CONTACT_WAIT"))
 	}
 	return errors.Join(problems...)
 }

@@ -132,7 +132,11 @@ func InternalHandler(svc *Service) *web.Router {
 		if created {
 			status = http.StatusCreated
 		}
-		return web.JSON(w, status, internalView(p))
+		// The orders service answers checkout with it to the customer, who
+		// needs the client secret to confirm a Stripe payment in the browser.
+		v := internalView(p)
+		v.ClientSecret = p.ClientSecret
+		return web.JSON(w, status, v)
 	})
 	r.HandleFunc("GET /internal/payments/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		p, err := svc.Payment(r.Context(), r.PathValue("id"))

@@ -23,13 +23,19 @@ func TestCreate(t *testing.T) {
 		first := decode(t, r)
 		if first.Status != RequiresPaymentMethod || first.Provider != "sandbox" || first.Amount.Amount != 2500 ||
 			first.CustomerID != "customer-1" || first.Refunded == nil || first.Refunded.Amount != 0 ||
-			first.ClientSecret != nil || first.FailureCode != nil {
+			first.ClientSecret == nil || !strings.HasPrefix(*first.ClientSecret, "pi_") ||
+			first.FailureCode != nil {
 			t.Errorf("created %+v", first)
 		}
 		r = e.call("POST", "/internal/payments", body)
 		expect(t, r, http.StatusOK, "")
-		if again := decode(t, r); again.ID != first.ID {
-			t.Errorf("repeat made payment %s, want %s", again.ID, first.ID)
+		if again := decode(t, r); again.ID != first.ID || again.ClientSecret == nil ||
+			*again.ClientSecret != *first.ClientSecret {
+			t.Errorf("repeat answered %+v, want payment %s with its client secret", again, first.ID)
+		}
+		// Other internal reads never carry it.
+		if v := decode(t, e.call("GET", "/internal/payments/"+first.ID, nil)); v.ClientSecret != nil {
+			t.Errorf("GET /internal/payments/{id} answered client_secret")
 		}
 		body["amount"] = map[string]any{"amount": 2600, "currency": "USD"}
 		expect(t, e.call("POST", "/internal/payments", body), http.StatusConflict, "payment_mismatch")
