@@ -5,3 +5,4 @@ CREATE DATABASE catalog;
 CREATE DATABASE cart;
 CREATE DATABASE payments;
 CREATE DATABASE notifications;
+CREATE DATABASE orders;
