@@ -141,6 +141,7 @@ func TestEndToEnd(t *testing.T) {
 	traceID := randomHex(16)
 	traced := traceparent(traceID)
 	var crossed []string
+	payTrace := "" // the trace of the payment's confirmation, once payments exists
 	if !has("cart") {
 		t.Log("SKIP add to cart, check out and pay: cmd/cart does not exist yet")
 	} else {
@@ -158,19 +159,26 @@ func TestEndToEnd(t *testing.T) {
 		t.Log("SKIP check out and pay: cmd/orders does not exist yet")
 	}
 	if has("cart") && has("orders") {
-		crossed = checkoutAndPay(t, c, customer, traced)
+		crossed, payTrace = checkoutAndPay(t, c, customer, traced)
 	}
 	if has("notifications") {
 		var deliveries struct {
-			Items []struct {
-				EventType string `json:"event_type"`
-			} `json:"items"`
+			Items []delivery `json:"items"`
+		}
+		want := []string{"identity.user.registered"} // the welcome email
+		if payTrace != "" {
+			want = append(want, "orders.order.paid") // the order's confirmation
 		}
 		testkit.Eventually(t, 30*time.Second, func() bool {
 			c.do("GET", "/api/v1/users/me/notifications", customer, nil, nil).want(http.StatusOK).
 				decode(&deliveries)
-			return len(deliveries.Items) > 0
-		}, "no notification for the customer (the welcome email at least)")
+			for _, w := range want {
+				if !slices.ContainsFunc(deliveries.Items, func(d delivery) bool { return d.EventType == w }) {
+					return false
+				}
+			}
+			return true
+		}, "the customer's notifications are %+v, want one for each of %v", &deliveries, want)
 	} else {
 		t.Log("SKIP the customer's notifications: cmd/notifications does not exist yet")
 	}
@@ -188,6 +196,11 @@ func TestEndToEnd(t *testing.T) {
 			// A NATS hop: identity's outbox carries the registration's trace
 			// context to notifications, which consumes the event in it.
 			wantTrace(t, otlp, registerTrace, []string{"identity", "notifications"})
+		}
+		if payTrace != "" {
+			// And the payment's: payments publishes its success, orders
+			// consumes it and marks the order paid, in the confirmation's trace.
+			wantTrace(t, otlp, payTrace, []string{"payments", "orders"})
 		}
 	})
 
@@ -333,8 +346,9 @@ func upstreams(t *testing.T, topo *Topology) map[string]int {
 
 // checkoutAndPay checks the cart out with the trace context traced, pays
 // with the sandbox's card that succeeds, and waits for the order to be paid.
-// It returns the services the checkout crossed.
-func checkoutAndPay(t *testing.T, c *client, customer string, traced http.Header) []string {
+// It returns the services the checkout crossed, and the trace id of the
+// payment's confirmation ("" when payments does not exist yet).
+func checkoutAndPay(t *testing.T, c *client, customer string, traced http.Header) ([]string, string) {
 	var placed struct {
 		Order struct {
 			ID     string `json:"id"`
@@ -355,14 +369,15 @@ func checkoutAndPay(t *testing.T, c *client, customer string, traced http.Header
 	crossed := []string{"orders", "cart", "catalog"}
 	if !has("payments") {
 		t.Log("SKIP pay: cmd/payments does not exist yet")
-		return crossed
+		return crossed, ""
 	}
 	crossed = append(crossed, "payments")
 	var payment struct {
 		Status string `json:"status"`
 	}
+	payTrace := randomHex(16)
 	c.do("POST", "/api/v1/payments/"+placed.Payment.ID+"/confirm", customer,
-		map[string]any{"payment_method": "pm_card_visa"}, nil).want(http.StatusOK).decode(&payment)
+		map[string]any{"payment_method": "pm_card_visa"}, traceparent(payTrace)).want(http.StatusOK).decode(&payment)
 	if payment.Status != "succeeded" && payment.Status != "processing" {
 		t.Errorf("payment confirmed with the card that succeeds is %q", payment.Status)
 	}
@@ -373,7 +388,7 @@ func checkoutAndPay(t *testing.T, c *client, customer string, traced http.Header
 		c.do("GET", "/api/v1/orders/"+placed.Order.ID, customer, nil, nil).want(http.StatusOK).decode(&order)
 		return order.Status == "paid"
 	}, "the order was not paid after its payment succeeded")
-	return crossed
+	return crossed, payTrace
 }
 
 // wantTrace waits until the trace has spans from every service in crossed
@@ -404,6 +419,11 @@ func wantTrace(t *testing.T, otlp *receiver, traceID string, crossed []string) {
 		names = append(names, s.Service+": "+s.Name)
 	}
 	t.Logf("trace %s: %d spans from %v: %s", traceID, len(spans), crossed, strings.Join(names, "; "))
+}
+
+// delivery is a notification as the customer's log lists it.
+type delivery struct {
+	EventType string `json:"event_type"`
 }
 
 // traceparent is a W3C trace context header starting a sampled trace id.
