@@ -106,6 +106,10 @@ func Unit(cfg Config) app.Unit {
 		}}
 }
 
+// catalogTimeout bounds one call to the catalog (other peers get
+// httpclient.DefaultTimeout).
+const catalogTimeout = 5 * time.Second
+
 // New builds the service from the runtime's dependencies.
 func New(d app.Deps, cfg Config) *Service {
 	now := cfg.now
@@ -117,13 +121,17 @@ func New(d app.Deps, cfg Config) *Service {
 		lease = defaultLease
 	}
 	log := observability.OrDefault(d.Logger)
-	peer := func(name string) *httpclient.Client {
+	peer := func(name string, timeout time.Duration) *httpclient.Client {
 		return httpclient.New(httpclient.Config{Name: name, BaseURL: d.Peers[name],
-			Header: auth.ServiceHeader(d.ServiceToken), Logger: log, Registerer: d.Registry})
+			Timeout: timeout, Header: auth.ServiceHeader(d.ServiceToken), Logger: log,
+			Registerer: d.Registry})
 	}
 	return &Service{db: d.DB, log: log, now: now,
-		catalog: catalogClient{peer("catalog")}, cart: cartClient{peer("cart")},
-		payments: paymentsClient{peer("payments")},
+		// A reservation of a product many customers buy at once waits its
+		// turn on the product's row: under a rush it is slow, not failing,
+		// and must not open the breaker for everyone.
+		catalog: catalogClient{peer("catalog", catalogTimeout)}, cart: cartClient{peer("cart", 0)},
+		payments: paymentsClient{peer("payments", 0)},
 		currency: cfg.Currency, shipping: Shipping{Fee: cfg.ShippingFee, FreeFrom: cfg.FreeShippingFrom},
 		window: cfg.PaymentWindow, holdFor: cfg.PaymentWindow + holdGrace, lease: lease,
 		keepKeys: keepKeys, sweepEvery: cfg.SweepInterval}

@@ -19,8 +19,16 @@ func Attrs(cfg any) []slog.Attr {
 		v = v.Elem()
 	}
 	var attrs []slog.Attr
+	seen := map[string]bool{}
 	walk(v, func(f reflect.StructField, fv reflect.Value) {
-		attrs = append(attrs, slog.String(f.Tag.Get("env"), shown(f, format(fv))))
+		// Services that read one variable (REDIS_URL, CATALOG_CURRENCY) each
+		// have a field for it, all loaded from the same value: say it once.
+		name := f.Tag.Get("env")
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		attrs = append(attrs, slog.String(name, shown(f, format(fv))))
 	})
 	return attrs
 }

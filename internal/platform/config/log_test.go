@@ -34,3 +34,28 @@ func TestAttrsMaskEveryURLOfAList(t *testing.T) {
 		}
 	}
 }
+
+// TestAttrsNameEachVariableOnce: two services' configurations that both read
+// one variable log it once (a JSON object with a repeated name is ambiguous).
+func TestAttrsNameEachVariableOnce(t *testing.T) {
+	t.Parallel()
+	type catalog struct {
+		Redis string `env:"REDIS_URL"`
+	}
+	type cart struct {
+		Redis string `env:"REDIS_URL"`
+		TTL   string `env:"CART_TTL"`
+	}
+	var cfg struct {
+		Catalog catalog
+		Cart    cart
+	}
+	cfg.Catalog.Redis, cfg.Cart.Redis, cfg.Cart.TTL = "redis://r:6379", "redis://r:6379", "1h"
+	var names []string
+	for _, a := range Attrs(&cfg) {
+		names = append(names, a.Key)
+	}
+	if got, want := strings.Join(names, ","), "REDIS_URL,CART_TTL"; got != want {
+		t.Errorf("logged %s, want %s", got, want)
+	}
+}
