@@ -8,7 +8,7 @@ GO ?= go
 # module of their own, so that their dependencies stay out of the services'.
 CHECK := deploy/check
 
-.PHONY: run test check bench build generate topology topology-down e2e
+.PHONY: run test check bench load build generate topology topology-down e2e
 
 run:
 	$(GO) run ./cmd/emporium
@@ -25,6 +25,14 @@ check:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# load measures a fresh all-in-one (demo data, a temporary data directory,
+# free ports) against a bare net/http server, in alternating rounds: about
+# three minutes with the defaults. LOAD_FLAGS adds flags, e.g.
+# LOAD_FLAGS='-json -scenarios product,list -d 10s'.
+load:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/emporium ./cmd/emporium-bench
+	bin/emporium-bench -bin bin/emporium $(LOAD_FLAGS)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...

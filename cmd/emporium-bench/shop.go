@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"emporium/internal/loadtest"
+)
+
+// shop is the Emporium being measured and the data the scenarios use.
+type shop struct {
+	base      string
+	c         *http.Client
+	run       string // this run's mark, in the customers' emails
+	admin     admin
+	products  []string   // the ids of up to 100 listed products
+	customers []customer // one per client: cart-read, cart, login
+	buyers    []customer // one per client: checkout
+	stock     string     // a product with stock enough for every checkout
+	sizes     map[string]int
+}
+
+// customer is a registered account and its access token.
+type customer struct{ email, password, token string }
+
+const customerPassword = "correct horse battery staple"
+
+func (s *shop) do(ctx context.Context, r loadtest.Request, out any) (int, error) {
+	r.URL = s.base + r.URL
+	return loadtest.Do(ctx, s.c, r, out)
+}
+
+// prepare lists the products and registers a customer for each client.
+func (s *shop) prepare(ctx context.Context, clients int) error {
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if _, err := s.do(ctx, loadtest.Request{Method: "GET", URL: "/api/v1/products?limit=100"}, &page); err != nil {
+		return fmt.Errorf("list products: %w", err)
+	}
+	if len(page.Items) < 12 {
+		return fmt.Errorf("the shop lists %d products; the scenarios need 12 at least (demo data?)", len(page.Items))
+	}
+	for _, p := range page.Items {
+		s.products = append(s.products, p.ID)
+	}
+	var err error
+	s.customers, err = s.register(ctx, "customer", clients)
+	return err
+}
+
+// register makes n customers, a few at a time (each is an argon2id hash).
+func (s *shop) register(ctx context.Context, kind string, n int) ([]customer, error) {
+	out := make([]customer, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := customer{email: fmt.Sprintf("bench-%s-%s-%d@example.com", s.run, kind, i),
+				password: customerPassword}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			_, errs[i] = s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/auth/register",
+				Body: map[string]any{"email": c.email, "password": c.password, "name": "Bench " + kind},
+				Want: http.StatusCreated}, &tok)
+			c.token = tok.AccessToken
+			out[i] = c
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("register %ss: %w", kind, err)
+	}
+	return out, nil
+}
+
+// login returns an access token of the email's account.
+func (s *shop) login(ctx context.Context, email, password string) (string, error) {
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/auth/login",
+		Body: map[string]any{"email": email, "password": password}}, &tok)
+	return tok.AccessToken, err
+}
+
+// checkoutStock is what the checkout's product is given: more than any run sells.
+const checkoutStock = 1_000_000
+
+// stockUp gives the last listed product stock for every checkout, as the admin.
+func (s *shop) stockUp(ctx context.Context) error {
+	if s.admin.email == "" {
+		return errors.New("checkout needs an admin to give a product stock: set -admin-email and -admin-password")
+	}
+	tok, err := s.login(ctx, s.admin.email, s.admin.password)
+	if err != nil {
+		return fmt.Errorf("admin login: %w", err)
+	}
+	s.stock = s.products[len(s.products)-1]
+	_, err = s.do(ctx, loadtest.Request{Method: "POST", Token: tok,
+		URL:  "/api/v1/products/" + s.stock + "/inventory/adjustments",
+		Body: map[string]any{"delta": checkoutStock, "reason": "emporium-bench"}}, nil)
+	if err != nil {
+		return fmt.Errorf("stock up: %w", err)
+	}
+	return nil
+}
+
+// waitCartEmpty polls the customer's cart until it is empty: an order's lines
+// leave the cart when the cart service hears of the order.
+func (s *shop) waitCartEmpty(ctx context.Context, token string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var cart struct {
+			Items []struct{} `json:"items"`
+		}
+		if _, err := s.do(ctx, loadtest.Request{Method: "GET", URL: "/api/v1/cart", Token: token}, &cart); err != nil {
+			return err
+		}
+		if len(cart.Items) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the cart was not emptied after the last order")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// errNotPaid is a checkout whose order was not paid in time.
+var errNotPaid = errors.New("order not paid within 30s")
+
+// checkout fills the cart with one unit, places an order, pays it with the
+// sandbox's test card and polls the order until it is paid. sizes, when not
+// nil, gets each answer's size.
+func (s *shop) checkout(ctx context.Context, token, key string, sizes map[string]int) error {
+	n, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/cart/items", Token: token,
+		Body: map[string]any{"product_id": s.stock, "quantity": 1}}, nil)
+	if err != nil {
+		return err
+	}
+	record(sizes, "checkout-add", n)
+	var placed struct {
+		Order struct {
+			ID string `json:"id"`
+		} `json:"order"`
+		Payment struct {
+			ID string `json:"id"`
+		} `json:"payment"`
+	}
+	n, err = s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/orders", Token: token,
+		Body: shippingAddress, Headers: []string{"Idempotency-Key", key}, Want: http.StatusCreated}, &placed)
+	if err != nil {
+		return err
+	}
+	record(sizes, "checkout-place", n)
+	n, err = s.do(ctx, loadtest.Request{Method: "POST", Token: token,
+		URL:  "/api/v1/payments/" + placed.Payment.ID + "/confirm",
+		Body: map[string]any{"payment_method": "pm_card_visa"}}, nil)
+	if err != nil {
+		return err
+	}
+	record(sizes, "checkout-confirm", n)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var o struct {
+			Status string `json:"status"`
+		}
+		n, err = s.do(ctx, loadtest.Request{Method: "GET", URL: "/api/v1/orders/" + placed.Order.ID,
+			Token: token}, &o)
+		if err != nil {
+			return err
+		}
+		if o.Status == "paid" {
+			record(sizes, "checkout-order", n)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errNotPaid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var shippingAddress = map[string]any{"shipping_address": map[string]any{"name": "Ada Lovelace",
+	"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB"}}
+
+func record(sizes map[string]int, name string, n int) {
+	if sizes != nil {
+		sizes[name] = n
+	}
+}
