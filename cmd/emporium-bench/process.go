@@ -200,6 +200,8 @@ func (p *process) tail() string {
 // memory is a process's resident memory, from /proc/<pid>/status.
 type memory struct {
 	RSS  int64 `json:"rss_bytes"`      // VmRSS: resident now
+	Anon int64 `json:"anon_bytes"`     // RssAnon: of which the process's own memory
+	File int64 `json:"file_bytes"`     // RssFile: of which the binary's pages, mapped from the page cache
 	Peak int64 `json:"peak_rss_bytes"` // VmHWM: the most it was resident
 }
 
@@ -213,19 +215,17 @@ func (p *process) readMemory() (memory, error) {
 	var m memory
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		name, val, ok := strings.Cut(s.Text(), ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
+		name, val, _ := strings.Cut(s.Text(), ":")
+		field := map[string]*int64{"VmRSS": &m.RSS, "RssAnon": &m.Anon, "RssFile": &m.File,
+			"VmHWM": &m.Peak}[name]
+		if field == nil {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
 		if err != nil {
 			return memory{}, fmt.Errorf("%s: %q", name, val)
 		}
-		if name == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.Peak = kb << 10
-		}
+		*field = kb << 10
 	}
 	return m, s.Err()
 }

@@ -83,8 +83,9 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 	fmt.Fprintf(out, "%d CPUs, %s; %d clients, %s measured after %s warm-up, %d rounds alternating bare and emporium\n",
 		rep.CPUs, rep.GoVersion, rep.Clients, rep.Duration, rep.Warmup, rep.Rounds)
 	if f := rep.Footprint; f != nil {
-		fmt.Fprintf(out, "all-in-one: ready in %s; resident %s when idle (%s after ready)",
-			fmtDur(f.ReadyIn), fmtBytes(f.Idle.RSS), f.Settle)
+		fmt.Fprintf(out, "all-in-one: ready in %s; resident %s when idle, %s after ready "+
+			"(its own %s, the binary's pages %s)", fmtDur(f.ReadyIn), fmtBytes(f.Idle.RSS), f.Settle,
+			fmtBytes(f.Idle.Anon), fmtBytes(f.Idle.File))
 		if f.AfterLoad != nil {
 			fmt.Fprintf(out, ", %s after the load (peak %s)", fmtBytes(f.AfterLoad.RSS), fmtBytes(f.AfterLoad.Peak))
 		}
