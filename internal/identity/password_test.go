@@ -115,3 +115,29 @@ func TestArgon2MemoryCeiling(t *testing.T) {
 		t.Error("NewHasher accepted more than 1 GiB per hash")
 	}
 }
+
+// The decoy verified for unknown emails carries the Hasher's own parameters
+// and a key of full length, so verifying it costs what a real hash does; no
+// password matches it.
+func TestDummyCostsAVerification(t *testing.T) {
+	h, err := NewHasher(DefaultArgon2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, salt, key, err := decodePHC(h.dummy)
+	if err != nil || p != DefaultArgon2 || len(salt) != saltLen || len(key) != keyLen {
+		t.Fatalf("decoy %q: params %+v salt %d key %d, %v", h.dummy, p, len(salt), len(key), err)
+	}
+	if err := h.VerifyDummy(context.Background(), "not a real password, used for timing"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.verifications.Load(); n != 1 {
+		t.Errorf("%d verifications, want 1", n)
+	}
+	if ok, _, _ := h.Verify(context.Background(), h.dummy, ""); ok {
+		t.Error("a password matched the decoy")
+	}
+	if other, _ := NewHasher(DefaultArgon2); other.dummy == h.dummy {
+		t.Error("two hashers share a decoy")
+	}
+}
