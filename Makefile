@@ -31,8 +31,8 @@ bench:
 # three minutes with the defaults. LOAD_FLAGS adds flags, e.g.
 # LOAD_FLAGS='-json -scenarios product,list -d 10s'.
 load:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/emporium ./cmd/emporium-bench
-	bin/emporium-bench -bin bin/emporium $(LOAD_FLAGS)
+	@CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/emporium ./cmd/emporium-bench
+	@bin/emporium-bench -bin bin/emporium $(LOAD_FLAGS)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
