@@ -19,7 +19,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	rep := &report{Clients: o.concurrency, Duration: o.duration, Warmup: o.warmup, Rounds: o.rounds,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.DateOnly)}
 	s := &shop{base: o.url, c: loadtest.NewClient(o.concurrency), sizes: map[string]int{},
-		run: strconv.FormatInt(time.Now().Unix(), 36), admin: admin{o.adminEmail, o.adminPassword}}
+		run: strconv.FormatInt(time.Now().UnixNano(), 36), admin: admin{o.adminEmail, o.adminPassword}}
 
 	var aio *process
 	if o.url == "" {

@@ -15,12 +15,12 @@ import (
 type shop struct {
 	base      string
 	c         *http.Client
-	run       string // this run's mark, in the customers' emails
+	run       string // this run's mark, in its idempotency keys
 	admin     admin
 	products  []string   // the ids of up to 100 listed products
 	customers []customer // one per client: cart-read, cart, login
 	buyers    []customer // one per client: checkout
-	stock     string     // a product with stock enough for every checkout
+	stock     []string   // products with stock enough for every checkout
 	sizes     map[string]int
 }
 
@@ -44,8 +44,8 @@ func (s *shop) prepare(ctx context.Context, clients int) error {
 	if _, err := s.do(ctx, loadtest.Request{Method: "GET", URL: "/api/v1/products?limit=100"}, &page); err != nil {
 		return fmt.Errorf("list products: %w", err)
 	}
-	if len(page.Items) < 12 {
-		return fmt.Errorf("the shop lists %d products; the scenarios need 12 at least (demo data?)", len(page.Items))
+	if len(page.Items) < 20 {
+		return fmt.Errorf("the shop lists %d products; the scenarios need 20 at least (demo data?)", len(page.Items))
 	}
 	for _, p := range page.Items {
 		s.products = append(s.products, p.ID)
@@ -55,7 +55,9 @@ func (s *shop) prepare(ctx context.Context, clients int) error {
 	return err
 }
 
-// register makes n customers, a few at a time (each is an argon2id hash).
+// register makes n customers of kind, a few at a time (each is an argon2id
+// hash). A customer that exists from an earlier run against the same shop
+// logs in instead, so runs do not spend the shop's registrations per address.
 func (s *shop) register(ctx context.Context, kind string, n int) ([]customer, error) {
 	out := make([]customer, n)
 	errs := make([]error, n)
@@ -65,16 +67,19 @@ func (s *shop) register(ctx context.Context, kind string, n int) ([]customer, er
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c := customer{email: fmt.Sprintf("bench-%s-%s-%d@example.com", s.run, kind, i),
-				password: customerPassword}
+			c := customer{email: fmt.Sprintf("bench-%s-%d@example.com", kind, i), password: customerPassword}
 			var tok struct {
 				AccessToken string `json:"access_token"`
 			}
-			_, errs[i] = s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/auth/register",
+			_, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/auth/register",
 				Body: map[string]any{"email": c.email, "password": c.password, "name": "Bench " + kind},
 				Want: http.StatusCreated}, &tok)
 			c.token = tok.AccessToken
-			out[i] = c
+			var taken *loadtest.StatusError
+			if errors.As(err, &taken) && taken.Code == http.StatusConflict {
+				c.token, err = s.login(ctx, c.email, c.password)
+			}
+			out[i], errs[i] = c, err
 		})
 	}
 	wg.Wait()
@@ -94,24 +99,31 @@ func (s *shop) login(ctx context.Context, email, password string) (string, error
 	return tok.AccessToken, err
 }
 
-// checkoutStock is what the checkout's product is given: more than any run sells.
+// checkoutStock is what each checkout product is given: more than any run sells.
 const checkoutStock = 1_000_000
 
-// stockUp gives the last listed product stock for every checkout, as the admin.
+// checkoutProducts is how many products the checkouts buy, client by client:
+// a shop's orders spread over its products, and all of them buying one
+// product would measure the wait for that product's stock row.
+const checkoutProducts = 16
+
+// stockUp gives the last listed products stock for every checkout, as the admin.
 func (s *shop) stockUp(ctx context.Context) error {
 	if s.admin.email == "" {
-		return errors.New("checkout needs an admin to give a product stock: set -admin-email and -admin-password")
+		return errors.New("checkout needs an admin to give products stock: set -admin-email and -admin-password")
 	}
 	tok, err := s.login(ctx, s.admin.email, s.admin.password)
 	if err != nil {
 		return fmt.Errorf("admin login: %w", err)
 	}
-	s.stock = s.products[len(s.products)-1]
-	_, err = s.do(ctx, loadtest.Request{Method: "POST", Token: tok,
-		URL:  "/api/v1/products/" + s.stock + "/inventory/adjustments",
-		Body: map[string]any{"delta": checkoutStock, "reason": "emporium-bench"}}, nil)
-	if err != nil {
-		return fmt.Errorf("stock up: %w", err)
+	s.stock = s.products[len(s.products)-checkoutProducts:]
+	for _, id := range s.stock {
+		_, err = s.do(ctx, loadtest.Request{Method: "POST", Token: tok,
+			URL:  "/api/v1/products/" + id + "/inventory/adjustments",
+			Body: map[string]any{"delta": checkoutStock, "reason": "emporium-bench"}}, nil)
+		if err != nil {
+			return fmt.Errorf("stock up: %w", err)
+		}
 	}
 	return nil
 }
@@ -140,12 +152,12 @@ func (s *shop) waitCartEmpty(ctx context.Context, token string) error {
 // errNotPaid is a checkout whose order was not paid in time.
 var errNotPaid = errors.New("order not paid within 30s")
 
-// checkout fills the cart with one unit, places an order, pays it with the
+// checkout fills the cart with one unit of product, places an order, pays it with the
 // sandbox's test card and polls the order until it is paid. sizes, when not
 // nil, gets each answer's size.
-func (s *shop) checkout(ctx context.Context, token, key string, sizes map[string]int) error {
+func (s *shop) checkout(ctx context.Context, token, product, key string, sizes map[string]int) error {
 	n, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/cart/items", Token: token,
-		Body: map[string]any{"product_id": s.stock, "quantity": 1}}, nil)
+		Body: map[string]any{"product_id": product, "quantity": 1}}, nil)
 	if err != nil {
 		return err
 	}
