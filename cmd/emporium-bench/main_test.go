@@ -73,8 +73,8 @@ func TestReport(t *testing.T) {
 		}
 	}
 	r := scenarioReport{Name: "product", Unit: "req", Bare: &targetReport{}, Emporium: &targetReport{}}
-	r.Bare.add(bare)
-	r.Emporium.add(shop)
+	r.Bare.add(bare, 100*time.Millisecond)
+	r.Emporium.add(shop, -1)
 	r.finish()
 	if r.Ratio != 0.25 {
 		t.Errorf("ratio %v, want 0.25", r.Ratio)
@@ -85,7 +85,7 @@ func TestReport(t *testing.T) {
 	if err := rep.write(&text, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1000 req/s", "250 req/s", "25.0 %", "status 503: 2", "50.0 MiB", "700.0ms"} {
+	for _, want := range []string{"1000 req/s", "250 req/s", "25.0 %", "status 503: 2", "50.0 MiB", "700.0ms", "100µs"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, text.String())
 		}
@@ -99,13 +99,14 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s := back.Scenarios[0]; s.Ratio != 0.25 || s.Emporium.Errors["status 503"] != 2 ||
-		s.Bare.Latency.P99 != 990*time.Microsecond {
+		s.Bare.Latency.P99 != 990*time.Microsecond || s.Bare.CPUPerOp != 100*time.Microsecond ||
+		s.Emporium.CPUPerOp != 0 {
 		t.Errorf("JSON report %+v", s)
 	}
 }
 
-// readMemory reads a process's resident memory from /proc.
-func TestReadMemory(t *testing.T) {
+// readMemory and cpuTime read a process's resident memory and CPU time from /proc.
+func TestReadMemoryAndCPU(t *testing.T) {
 	p := &process{}
 	self, err := os.FindProcess(os.Getpid())
 	if err != nil {
@@ -119,4 +120,14 @@ func TestReadMemory(t *testing.T) {
 	if m.RSS <= 0 || m.Peak < m.RSS || m.Anon+m.File > m.RSS {
 		t.Errorf("memory %+v", m)
 	}
+	before, err := p.cpuTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if after, err := p.cpuTime(); err != nil || after > before {
+			return // some CPU time was spent and counted
+		}
+	}
+	t.Error("the CPU time did not grow while the test spun")
 }

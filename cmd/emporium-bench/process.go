@@ -230,6 +230,31 @@ func (p *process) readMemory() (memory, error) {
 	return m, s.Err()
 }
 
+// cpuTime returns the CPU time the process has used so far (user and
+// system), from /proc/<pid>/stat, in the kernel's clock ticks (USER_HZ, 100
+// a second on Linux).
+func (p *process) cpuTime() (time.Duration, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command's name may hold spaces: count the fields after its ')'.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	if len(fields) < 13 {
+		return 0, errors.New("cpu time: a short /proc stat")
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime and stime, fields 14 and 15 of the line
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpu time: %w", err)
+		}
+		ticks += n
+	}
+	const userHZ = 100
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
 // serveBare serves the bare handler on addr until ctx ends.
 func serveBare(ctx context.Context, addr string) error {
 	srv := &http.Server{Addr: addr, Handler: loadtest.BareHandler(), ReadHeaderTimeout: 10 * time.Second}

@@ -53,12 +53,23 @@ type targetReport struct {
 	Ops        int              `json:"ops"`
 	Latency    loadtest.Summary `json:"latency"`
 	Errors     map[string]int   `json:"errors,omitempty"`
-	all        loadtest.Result
+	// CPUPerOp is the server's CPU time (user and system) per successful
+	// operation, when this tool started the server; 0 when unknown. It is
+	// less at the mercy of other work on the machine than the rate.
+	CPUPerOp time.Duration `json:"cpu_per_op_ns,omitempty"`
+	all      loadtest.Result
+	cpu      time.Duration // summed over the rounds; -1 when unknown
 }
 
-func (t *targetReport) add(r *loadtest.Result) {
+// add records a round, and the CPU time the server spent in it (-1: unknown).
+func (t *targetReport) add(r *loadtest.Result, cpu time.Duration) {
 	t.RoundRates = append(t.RoundRates, r.Rate())
 	t.all.Merge(r)
+	if cpu < 0 || t.cpu < 0 {
+		t.cpu = -1
+	} else {
+		t.cpu += cpu
+	}
 }
 
 func (r *scenarioReport) finish() {
@@ -66,6 +77,9 @@ func (r *scenarioReport) finish() {
 		if t != nil {
 			t.Rate, t.Ops, t.Errors = t.all.Rate(), t.all.Ops, t.all.Errors
 			t.Latency = t.all.Latencies.Summary()
+			if t.cpu > 0 && t.Ops > 0 {
+				t.CPUPerOp = t.cpu / time.Duration(t.Ops)
+			}
 		}
 	}
 	if r.Bare != nil && r.Bare.Rate > 0 {
@@ -96,7 +110,7 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\ttarget\trate\tp50\tp90\tp99\tmax\tvs bare\terrors\t")
+	fmt.Fprintln(tw, "scenario\ttarget\trate\tp50\tp90\tp99\tmax\tvs bare\tcpu/op\terrors\t")
 	for _, s := range rep.Scenarios {
 		for _, t := range []struct {
 			name string
@@ -109,9 +123,13 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 			if t.name == "emporium" && s.Bare != nil {
 				ratio = fmt.Sprintf("%.1f %%", 100*s.Ratio)
 			}
-			l := t.r.Latency
-			fmt.Fprintf(tw, "%s\t%s\t%.0f %s/s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, t.name, t.r.Rate, s.Unit,
-				fmtDur(l.P50), fmtDur(l.P90), fmtDur(l.P99), fmtDur(l.Max), ratio, fmtErrors(t.r.Errors))
+			l, cpu := t.r.Latency, "–"
+			if t.r.CPUPerOp > 0 {
+				cpu = fmtDur(t.r.CPUPerOp)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f %s/s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, t.name, t.r.Rate,
+				s.Unit, fmtDur(l.P50), fmtDur(l.P90), fmtDur(l.P99), fmtDur(l.Max), ratio, cpu,
+				fmtErrors(t.r.Errors))
 		}
 	}
 	return tw.Flush()

@@ -63,12 +63,12 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		r.Emporium = &targetReport{}
 		for round := range o.rounds {
 			if bop != nil {
-				res := loadtest.Run(ctx, cfg, bop)
-				r.Bare.add(res)
+				res, cpu := measure(ctx, cfg, bop, bare)
+				r.Bare.add(res, cpu)
 				progress(name, "bare", round, res)
 			}
-			res := loadtest.Run(ctx, cfg, op)
-			r.Emporium.add(res)
+			res, cpu := measure(ctx, cfg, op, aio)
+			r.Emporium.add(res, cpu)
 			progress(name, "emporium", round, res)
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -85,6 +85,27 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		rep.Footprint.AfterLoad = &m
 	}
 	return rep.write(out, o.json)
+}
+
+// measure runs op and returns, when the server is a process of this tool's,
+// the CPU time it spent in the run (warm-up included), or -1.
+func measure(ctx context.Context, cfg loadtest.Config, op loadtest.Op, server *process) (*loadtest.Result, time.Duration) {
+	var before time.Duration = -1
+	if server != nil {
+		if t, err := server.cpuTime(); err == nil {
+			before = t
+		}
+	}
+	res := loadtest.Run(ctx, cfg, op)
+	if before < 0 {
+		return res, -1
+	}
+	after, err := server.cpuTime()
+	if err != nil {
+		return res, -1
+	}
+	// The warm-up's share is taken off in proportion to time.
+	return res, (after - before) * cfg.Duration / (cfg.Duration + cfg.Warmup)
 }
 
 // startOwn builds (unless o.bin names it) and starts a fresh all-in-one with

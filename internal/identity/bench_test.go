@@ -51,3 +51,24 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerify is one argon2id verification with OWASP's parameters, the
+// cost of a login: logins per second are bounded by the CPUs over this time
+// (the Hasher runs one per CPU at a time).
+func BenchmarkVerify(b *testing.B) {
+	h, err := NewHasher(DefaultArgon2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	encoded, err := h.Hash(ctx, goodPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _, err := h.Verify(ctx, encoded, goodPassword); !ok || err != nil {
+			b.Fatalf("verify: %v %v", ok, err)
+		}
+	}
+}
