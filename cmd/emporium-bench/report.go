@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,16 +17,20 @@ import (
 
 // report is everything one invocation measured; -json prints it as it is.
 type report struct {
-	Date      string           `json:"date"`
-	CPUs      int              `json:"cpus"`
-	GoVersion string           `json:"go_version"`
-	Target    string           `json:"target"`
-	Clients   int              `json:"clients"`
-	Duration  time.Duration    `json:"duration_ns"`
-	Warmup    time.Duration    `json:"warmup_ns"`
-	Rounds    int              `json:"rounds"`
-	Footprint *footprintReport `json:"footprint,omitempty"`
-	Scenarios []scenarioReport `json:"scenarios,omitempty"`
+	Date      string        `json:"date"`
+	CPUs      int           `json:"cpus"`
+	GoVersion string        `json:"go_version"`
+	Target    string        `json:"target"`
+	Clients   int           `json:"clients"`
+	Duration  time.Duration `json:"duration_ns"`
+	Warmup    time.Duration `json:"warmup_ns"`
+	Rounds    int           `json:"rounds"`
+	// LoadAverage is the machine's 1-minute load average at the start and at
+	// the end: other work on the machine takes the CPUs from the shop more
+	// than from the bare server.
+	LoadAverage [2]float64       `json:"load_average"`
+	Footprint   *footprintReport `json:"footprint,omitempty"`
+	Scenarios   []scenarioReport `json:"scenarios,omitempty"`
 }
 
 // footprintReport is the started all-in-one's start and memory.
@@ -53,6 +59,8 @@ type targetReport struct {
 	Ops        int              `json:"ops"`
 	Latency    loadtest.Summary `json:"latency"`
 	Errors     map[string]int   `json:"errors,omitempty"`
+	// ErrorExamples holds the first error of each cause, whole.
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
 	// CPUPerOp is the server's CPU time (user and system) per successful
 	// operation, when this tool started the server; 0 when unknown. It is
 	// less at the mercy of other work on the machine than the rate.
@@ -75,7 +83,7 @@ func (t *targetReport) add(r *loadtest.Result, cpu time.Duration) {
 func (r *scenarioReport) finish() {
 	for _, t := range []*targetReport{r.Bare, r.Emporium} {
 		if t != nil {
-			t.Rate, t.Ops, t.Errors = t.all.Rate(), t.all.Ops, t.all.Errors
+			t.Rate, t.Ops, t.Errors, t.ErrorExamples = t.all.Rate(), t.all.Ops, t.all.Errors, t.all.Examples
 			t.Latency = t.all.Latencies.Summary()
 			if t.cpu > 0 && t.Ops > 0 {
 				t.CPUPerOp = t.cpu / time.Duration(t.Ops)
@@ -94,8 +102,10 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 		return enc.Encode(rep)
 	}
 	fmt.Fprintf(out, "emporium-bench %s: %s\n", rep.Date, rep.Target)
-	fmt.Fprintf(out, "%d CPUs, %s; %d clients, %s measured after %s warm-up, %d rounds alternating bare and emporium\n",
-		rep.CPUs, rep.GoVersion, rep.Clients, rep.Duration, rep.Warmup, rep.Rounds)
+	fmt.Fprintf(out, "%d CPUs (load average %.1f at the start, %.1f at the end), %s; %d clients, "+
+		"%s measured after %s warm-up, %d rounds alternating bare and emporium\n", rep.CPUs,
+		rep.LoadAverage[0], rep.LoadAverage[1], rep.GoVersion, rep.Clients, rep.Duration, rep.Warmup,
+		rep.Rounds)
 	if f := rep.Footprint; f != nil {
 		fmt.Fprintf(out, "all-in-one: ready in %s; resident %s when idle, %s after ready "+
 			"(its own %s, the binary's pages %s)", fmtDur(f.ReadyIn), fmtBytes(f.Idle.RSS), f.Settle,
@@ -133,6 +143,17 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// loadAverage is the machine's load average over the last minute, or 0.
+func loadAverage() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(raw), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
 }
 
 func fmtErrors(errs map[string]int) string {

@@ -17,7 +17,8 @@ import (
 // server, scenario by scenario, and writes the report to out.
 func run(ctx context.Context, o options, out io.Writer) (err error) {
 	rep := &report{Clients: o.concurrency, Duration: o.duration, Warmup: o.warmup, Rounds: o.rounds,
-		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.DateOnly)}
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.DateOnly),
+		LoadAverage: [2]float64{loadAverage()}}
 	s := &shop{base: o.url, c: loadtest.NewClient(o.concurrency), sizes: map[string]int{},
 		run: strconv.FormatInt(time.Now().UnixNano(), 36), admin: admin{o.adminEmail, o.adminPassword}}
 
@@ -32,6 +33,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 		rep.Target = "a fresh all-in-one (SQLite, embedded NATS, demo data)"
 		if o.footprint {
+			rep.LoadAverage[1] = loadAverage()
 			return rep.write(out, o.json)
 		}
 	} else {
@@ -84,6 +86,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 		rep.Footprint.AfterLoad = &m
 	}
+	rep.LoadAverage[1] = loadAverage()
 	return rep.write(out, o.json)
 }
 
@@ -105,7 +108,8 @@ func measure(ctx context.Context, cfg loadtest.Config, op loadtest.Op, server *p
 		return res, -1
 	}
 	// The warm-up's share is taken off in proportion to time.
-	return res, (after - before) * cfg.Duration / (cfg.Duration + cfg.Warmup)
+	share := float64(cfg.Duration) / float64(cfg.Duration+cfg.Warmup)
+	return res, time.Duration(float64(after-before) * share)
 }
 
 // startOwn builds (unless o.bin names it) and starts a fresh all-in-one with
@@ -151,4 +155,7 @@ func footprint(ctx context.Context, p *process, settle time.Duration) (*footprin
 func progress(name, target string, round int, r *loadtest.Result) {
 	fmt.Fprintf(os.Stderr, "%-9s %-8s round %d: %8.0f/s  p99 %-8s errors %d\n",
 		name, target, round+1, r.Rate(), fmtDur(r.Latencies.Quantile(0.99)), r.ErrorCount())
+	for cause, example := range r.Examples {
+		fmt.Fprintf(os.Stderr, "    %s, e.g. %s\n", cause, example)
+	}
 }

@@ -41,6 +41,8 @@ type Result struct {
 	Ops int `json:"ops"`
 	// Errors counts the failed ones by cause (see Cause).
 	Errors map[string]int `json:"errors,omitempty"`
+	// Examples holds the first error of each cause, whole.
+	Examples map[string]string `json:"error_examples,omitempty"`
 	// Elapsed is the measured window.
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// Latencies are the successful operations' durations.
@@ -72,9 +74,12 @@ func (r *Result) Merge(o *Result) {
 	r.Latencies.Merge(&o.Latencies)
 	for cause, n := range o.Errors {
 		if r.Errors == nil {
-			r.Errors = map[string]int{}
+			r.Errors, r.Examples = map[string]int{}, map[string]string{}
 		}
 		r.Errors[cause] += n
+		if _, ok := r.Examples[cause]; !ok {
+			r.Examples[cause] = o.Examples[cause]
+		}
 	}
 }
 
@@ -111,9 +116,12 @@ func Run(ctx context.Context, cfg Config, op Op) *Result {
 				}
 				if err != nil {
 					if res.Errors == nil {
-						res.Errors = map[string]int{}
+						res.Errors, res.Examples = map[string]int{}, map[string]string{}
 					}
-					res.Errors[Cause(err)]++
+					cause := Cause(err)
+					if res.Errors[cause]++; res.Errors[cause] == 1 {
+						res.Examples[cause] = err.Error()
+					}
 					continue
 				}
 				res.Ops++

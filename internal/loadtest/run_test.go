@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,9 @@ func TestRunCountsErrorsByCause(t *testing.T) {
 	})
 	if res.Ops == 0 || res.Errors["status 503"] == 0 || res.Errors["status 404"] == 0 {
 		t.Fatalf("ops %d errors %v", res.Ops, res.Errors)
+	}
+	if ex := res.Examples["status 503"]; !strings.Contains(ex, "GET "+srv.URL) || !strings.Contains(ex, "503") {
+		t.Errorf("the example of a 503 is %q", ex)
 	}
 	transport := res.ErrorCount() - res.Errors["status 503"] - res.Errors["status 404"]
 	if transport == 0 {
