@@ -13,14 +13,14 @@ import (
 )
 
 // The runner counts successes and failures by cause: the server answers
-// every third request 503, every fifth 404, and drops every seventh
-// connection without an answer.
+// every third request 503 and every fifth 404, and drops the connection of
+// every request to /drop without an answer (every fourth operation).
 func TestRunCountsErrorsByCause(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := n.Add(1)
 		switch {
-		case i%7 == 0:
+		case r.URL.Path == "/drop":
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
 				conn.Close()
@@ -35,9 +35,14 @@ func TestRunCountsErrorsByCause(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := NewClient(4)
+	var ops atomic.Int64
 	res := Run(context.Background(), Config{Concurrency: 4, Warmup: 50 * time.Millisecond,
 		Duration: 300 * time.Millisecond}, func(ctx context.Context, _ *Worker) error {
-		_, err := Do(ctx, c, Request{Method: "GET", URL: srv.URL}, nil)
+		url := srv.URL
+		if ops.Add(1)%4 == 0 {
+			url += "/drop"
+		}
+		_, err := Do(ctx, c, Request{Method: "GET", URL: url}, nil)
 		return err
 	})
 	if res.Ops == 0 || res.Errors["status 503"] == 0 || res.Errors["status 404"] == 0 {
