@@ -27,10 +27,6 @@ import (
 	"emporium/internal/platform/config"
 )
 
-// No heap profile is ever read from the all-in-one (it serves no pprof), so
-// it keeps no allocation samples: they cost 1–2 MiB of an idle process.
-func init() { runtime.MemProfileRate = 0 }
-
 func main() {
 	ctx, stop := app.SignalContext(context.Background())
 	defer stop()
@@ -73,6 +69,9 @@ func command(ctx context.Context, cfg Config, args []string) int {
 }
 
 func run(ctx context.Context, cfg Config) error {
+	// No heap profile is ever read from the all-in-one (it serves no pprof),
+	// so it keeps no allocation samples: they cost 1–2 MiB of an idle process.
+	runtime.MemProfileRate = 0
 	log, flush, err := app.Observe(ctx, "emporium", cfg.Observability)
 	if err != nil {
 		return err
@@ -88,9 +87,9 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// Starting leaves garbage the collector would keep for minutes in an idle
-	// process: identity's argon2id hashes (19 MiB each: the timing decoy, the
-	// first admin), migrations, the demo catalog. Collecting it now and handing
-	// the pages back costs a few milliseconds once.
+	// process: the first admin's argon2id hash (19 MiB), the migrations, the
+	// demo catalog. Collecting it now and handing the pages back costs a few
+	// milliseconds once.
 	debug.FreeOSMemory()
 	return rt.Run(ctx)
 }
