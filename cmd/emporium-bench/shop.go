@@ -132,6 +132,7 @@ func (s *shop) stockUp(ctx context.Context) error {
 // leave the cart when the cart service hears of the order.
 func (s *shop) waitCartEmpty(ctx context.Context, token string) error {
 	deadline := time.Now().Add(30 * time.Second)
+	var wait time.Duration
 	for {
 		var cart struct {
 			Items []struct{} `json:"items"`
@@ -145,15 +146,24 @@ func (s *shop) waitCartEmpty(ctx context.Context, token string) error {
 		if time.Now().After(deadline) {
 			return errors.New("the cart was not emptied after the last order")
 		}
-		time.Sleep(10 * time.Millisecond)
+		wait = pause(wait)
 	}
+}
+
+// pause sleeps wait and returns the next pause of a poll: 10 ms first, then
+// half as long again each time, up to 100 ms, so that 64 clients polling do
+// not make most of the load they measure.
+func pause(wait time.Duration) time.Duration {
+	wait = min(max(wait, 10*time.Millisecond), 100*time.Millisecond)
+	time.Sleep(wait)
+	return wait * 3 / 2
 }
 
 // errNotPaid is a checkout whose order was not paid in time.
 var errNotPaid = errors.New("order not paid within 30s")
 
 // checkout fills the cart with one unit of product, places an order, pays it with the
-// sandbox's test card and polls the order until it is paid. sizes, when not
+// sandbox's test card and polls the order until it is paid (see pause). sizes, when not
 // nil, gets each answer's size.
 func (s *shop) checkout(ctx context.Context, token, product, key string, sizes map[string]int) error {
 	n, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/cart/items", Token: token,
@@ -184,6 +194,7 @@ func (s *shop) checkout(ctx context.Context, token, product, key string, sizes m
 	}
 	record(sizes, "checkout-confirm", n)
 	deadline := time.Now().Add(30 * time.Second)
+	var wait time.Duration
 	for {
 		var o struct {
 			Status string `json:"status"`
@@ -200,7 +211,7 @@ func (s *shop) checkout(ctx context.Context, token, product, key string, sizes m
 		if time.Now().After(deadline) {
 			return errNotPaid
 		}
-		time.Sleep(10 * time.Millisecond)
+		wait = pause(wait)
 	}
 }
 
