@@ -60,15 +60,15 @@ type admin struct{ email, password string }
 // startAllInOne starts bin on a fresh data directory and free ports, with
 // adm as its first admin, and waits until its /readyz answers 200.
 func startAllInOne(ctx context.Context, bin string, adm admin) (*process, error) {
-	dir, err := os.MkdirTemp("", "emporium-bench-")
-	if err != nil {
-		return nil, err
-	}
 	public, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	internal, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "emporium-bench-")
 	if err != nil {
 		return nil, err
 	}
@@ -174,14 +174,15 @@ func (p *process) stop() error {
 			<-p.exited
 		}
 	}
+	var err error
+	var exit *exec.ExitError
+	if p.exitErr != nil && !(errors.As(p.exitErr, &exit) && exit.ExitCode() == -1) {
+		err = fmt.Errorf("%s: %w%s", p.cmd.Path, p.exitErr, p.tail())
+	}
 	if p.dir != "" {
 		os.RemoveAll(p.dir)
 	}
-	var exit *exec.ExitError
-	if p.exitErr != nil && !(errors.As(p.exitErr, &exit) && exit.ExitCode() == -1) {
-		return fmt.Errorf("%s: %w%s", p.cmd.Path, p.exitErr, p.tail())
-	}
-	return nil
+	return err
 }
 
 // tail returns the end of the process's log, for an error message.
