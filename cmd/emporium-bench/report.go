@@ -50,6 +50,9 @@ type scenarioReport struct {
 	Emporium *targetReport `json:"emporium"`
 	// Ratio is Emporium's rate over the bare server's, all rounds together.
 	Ratio float64 `json:"ratio,omitempty"`
+	// Steps are the latencies of an operation's steps against Emporium, all
+	// rounds and their warm-ups together (checkout's).
+	Steps map[string]loadtest.Summary `json:"steps,omitempty"`
 }
 
 // targetReport is one target's rounds of a scenario and their sum.
@@ -142,7 +145,25 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 				fmtErrors(t.r.Errors))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range rep.Scenarios {
+		if len(s.Steps) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "\n%s's steps against emporium (warm-ups included):\n", s.Name)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  step\tp50\tp90\tp99\tmax")
+		for _, name := range slices.Sorted(maps.Keys(s.Steps)) {
+			l := s.Steps[name]
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, fmtDur(l.P50), fmtDur(l.P90), fmtDur(l.P99), fmtDur(l.Max))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // loadAverage is the machine's load average over the last minute, or 0.

@@ -63,6 +63,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			r.Bare = &targetReport{}
 		}
 		r.Emporium = &targetReport{}
+		s.steps.take() // the preparation's
 		for round := range o.rounds {
 			if bop != nil {
 				res, cpu := measure(ctx, cfg, bop, bare)
@@ -77,6 +78,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			}
 		}
 		r.finish()
+		if steps := s.steps.take(); len(steps) > 0 {
+			r.Steps = steps
+		}
 		rep.Scenarios = append(rep.Scenarios, r)
 	}
 	if aio != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"emporium/internal/loadtest"
 )
@@ -115,9 +116,11 @@ var scenarios = map[string]scenario{
 			var keys atomic.Uint64
 			return func(ctx context.Context, w *loadtest.Worker) error {
 				b := s.buyers[w.ID]
+				t := time.Now()
 				if err := s.waitCartEmpty(ctx, b.token); err != nil {
 					return err
 				}
+				s.steps.lap("0 wait for the last order to leave the cart (not timed)", t)
 				w.Restart()
 				return s.checkout(ctx, b.token, s.stock[w.ID%len(s.stock)],
 					fmt.Sprintf("%s-%d", s.run, keys.Add(1)), nil)

@@ -22,6 +22,7 @@ type shop struct {
 	buyers    []customer // one per client: checkout
 	stock     []string   // products with stock enough for every checkout
 	sizes     map[string]int
+	steps     steps // the checkouts' steps, timed
 }
 
 // customer is a registered account and its access token.
@@ -56,30 +57,42 @@ func (s *shop) prepare(ctx context.Context, clients int) error {
 }
 
 // register makes n customers of kind, a few at a time (each is an argon2id
-// hash). A customer that exists from an earlier run against the same shop
-// logs in instead, so runs do not spend the shop's registrations per address.
+// hash). Against a shop that has them from an earlier run (the first one can
+// log in) they log in instead, and only those that cannot are registered:
+// registrations, taken or not, count against the shop's limit per address.
 func (s *shop) register(ctx context.Context, kind string, n int) ([]customer, error) {
 	out := make([]customer, n)
+	for i := range out {
+		out[i] = customer{email: fmt.Sprintf("bench-%s-%d@example.com", kind, i), password: customerPassword}
+	}
+	var err error
+	out[0].token, err = s.login(ctx, out[0].email, out[0].password)
+	var refused *loadtest.StatusError
+	existing := err == nil
+	if errors.As(err, &refused) && refused.Code == http.StatusUnauthorized {
+		out[0].token, err = s.signUp(ctx, out[0])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("register %ss: %w", kind, err)
+	}
 	errs := make([]error, n)
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
-	for i := range out {
+	for i := 1; i < n; i++ {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c := customer{email: fmt.Sprintf("bench-%s-%d@example.com", kind, i), password: customerPassword}
-			var tok struct {
-				AccessToken string `json:"access_token"`
-			}
-			_, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/auth/register",
-				Body: map[string]any{"email": c.email, "password": c.password, "name": "Bench " + kind},
-				Want: http.StatusCreated}, &tok)
-			c.token = tok.AccessToken
-			var taken *loadtest.StatusError
-			if errors.As(err, &taken) && taken.Code == http.StatusConflict {
+			c := &out[i]
+			var err error
+			if existing {
 				c.token, err = s.login(ctx, c.email, c.password)
+				var refused *loadtest.StatusError
+				if !errors.As(err, &refused) || refused.Code != http.StatusUnauthorized {
+					errs[i] = err
+					return
+				}
 			}
-			out[i], errs[i] = c, err
+			c.token, errs[i] = s.signUp(ctx, *c)
 		})
 	}
 	wg.Wait()
@@ -87,6 +100,17 @@ func (s *shop) register(ctx context.Context, kind string, n int) ([]customer, er
 		return nil, fmt.Errorf("register %ss: %w", kind, err)
 	}
 	return out, nil
+}
+
+// signUp registers c and returns its access token.
+func (s *shop) signUp(ctx context.Context, c customer) (string, error) {
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/auth/register",
+		Body: map[string]any{"email": c.email, "password": c.password, "name": "Bench customer"},
+		Want: http.StatusCreated}, &tok)
+	return tok.AccessToken, err
 }
 
 // login returns an access token of the email's account.
@@ -166,11 +190,13 @@ var errNotPaid = errors.New("order not paid within 30s")
 // sandbox's test card and polls the order until it is paid (see pause). sizes, when not
 // nil, gets each answer's size.
 func (s *shop) checkout(ctx context.Context, token, product, key string, sizes map[string]int) error {
+	t := time.Now()
 	n, err := s.do(ctx, loadtest.Request{Method: "POST", URL: "/api/v1/cart/items", Token: token,
 		Body: map[string]any{"product_id": product, "quantity": 1}}, nil)
 	if err != nil {
 		return err
 	}
+	t = s.steps.lap("1 add to the cart", t)
 	record(sizes, "checkout-add", n)
 	var placed struct {
 		Order struct {
@@ -185,6 +211,7 @@ func (s *shop) checkout(ctx context.Context, token, product, key string, sizes m
 	if err != nil {
 		return err
 	}
+	t = s.steps.lap("2 place the order", t)
 	record(sizes, "checkout-place", n)
 	n, err = s.do(ctx, loadtest.Request{Method: "POST", Token: token,
 		URL:  "/api/v1/payments/" + placed.Payment.ID + "/confirm",
@@ -192,6 +219,7 @@ func (s *shop) checkout(ctx context.Context, token, product, key string, sizes m
 	if err != nil {
 		return err
 	}
+	t = s.steps.lap("3 confirm the payment", t)
 	record(sizes, "checkout-confirm", n)
 	deadline := time.Now().Add(30 * time.Second)
 	var wait time.Duration
@@ -205,6 +233,7 @@ func (s *shop) checkout(ctx context.Context, token, product, key string, sizes m
 			return err
 		}
 		if o.Status == "paid" {
+			s.steps.lap("4 until the order is paid", t)
 			record(sizes, "checkout-order", n)
 			return nil
 		}
@@ -222,4 +251,37 @@ func record(sizes map[string]int, name string, n int) {
 	if sizes != nil {
 		sizes[name] = n
 	}
+}
+
+// steps times the steps of an operation, whatever their client.
+type steps struct {
+	mu  sync.Mutex
+	lat map[string]*loadtest.Latencies
+}
+
+// lap records the time since t as step name's and returns now.
+func (st *steps) lap(name string, t time.Time) time.Time {
+	now := time.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.lat == nil {
+		st.lat = map[string]*loadtest.Latencies{}
+	}
+	if st.lat[name] == nil {
+		st.lat[name] = &loadtest.Latencies{}
+	}
+	st.lat[name].Add(now.Sub(t))
+	return now
+}
+
+// take returns each step's latencies so far and starts again.
+func (st *steps) take() map[string]loadtest.Summary {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := map[string]loadtest.Summary{}
+	for name, l := range st.lat {
+		out[name] = l.Summary()
+	}
+	st.lat = nil
+	return out
 }
