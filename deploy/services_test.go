@@ -8,8 +8,9 @@ import (
 )
 
 // TestEveryCommandIsDeployed keeps the list equal to the services' commands:
-// every cmd/<service> but the all-in-one is listed, and every listed service
-// has its command. A new service's command fails this test until it is
+// every cmd/<service> but the all-in-one and the tools beside it
+// (cmd/emporium-<tool>, such as emporium-bench) is listed, and every listed
+// service has its command. A new service's command fails this test until it is
 // listed, and so cannot be left out of Nginx, the topology, the images and
 // the end-to-end test.
 func TestEveryCommandIsDeployed(t *testing.T) {
@@ -19,7 +20,7 @@ func TestEveryCommandIsDeployed(t *testing.T) {
 	}
 	var commands []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name() != "emporium" {
+		if e.IsDir() && e.Name() != "emporium" && !strings.HasPrefix(e.Name(), "emporium-") {
 			commands = append(commands, e.Name())
 		}
 	}
