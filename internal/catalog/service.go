@@ -46,13 +46,42 @@ func (s *Service) Product(ctx context.Context, id string, includeHidden bool) (*
 	return p, nil
 }
 
+// productAnswer is Product ready to write: its JSON and ETag.
+func (s *Service) productAnswer(ctx context.Context, id string, includeHidden bool) (*answer, error) {
+	a, err := s.cache.productAnswer(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("product %s: %w", id, err)
+	}
+	if a.status != StatusActive && !includeHidden {
+		return nil, ErrProductNotFound
+	}
+	return a, nil
+}
+
+// listAnswer is List ready to write: a web.List of products in JSON.
+func (s *Service) listAnswer(ctx context.Context, q Query) (*answer, error) {
+	a, err := s.cache.pageAnswer(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	return a, nil
+}
+
 // Products returns the known products among ids, any status, in the order of ids.
 func (s *Service) Products(ctx context.Context, ids []string) ([]*Product, error) {
 	ps, err := productsByIDs(ctx, s.db, ids)
 	if err != nil {
 		return nil, fmt.Errorf("products: %w", err)
 	}
-	slices.SortFunc(ps, func(a, b *Product) int { return slices.Index(ids, a.ID) - slices.Index(ids, b.ID) })
+	// By position in ids, looked up in a map: slices.Index in the comparator
+	// would make the sort quadratic in the number of ids.
+	at := make(map[string]int, len(ids))
+	for i, id := range ids {
+		if _, seen := at[id]; !seen {
+			at[id] = i
+		}
+	}
+	slices.SortFunc(ps, func(a, b *Product) int { return at[a.ID] - at[b.ID] })
 	if ps == nil {
 		ps = []*Product{} // "items": [], not null, when no id is known
 	}
@@ -194,6 +223,12 @@ func announceProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
 		return err
 	}
 	return outbox.Add(ctx, tx, env)
+}
+
+// stockChangedOnCommit drops the products' rendered answers once tx
+// commits, which changed their stock.
+func (s *Service) stockChangedOnCommit(tx *sqldb.Tx, productIDs ...string) {
+	tx.OnCommit(func() { s.cache.stockChanged(productIDs...) })
 }
 
 // invalidateOnCommit drops the product's cached copy and every cached listing
