@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"emporium/internal/platform/sqldb"
 )
@@ -253,6 +254,12 @@ func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
 // listProducts runs q and returns up to q.Limit+1 products, so the caller
 // knows whether there is a next page.
 func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
+	query, args := listQuery(db.Dialect(), q)
+	return scanProducts(db.QueryContext(ctx, query, args...))
+}
+
+// listQuery is the SQL that answers q, and its arguments.
+func listQuery(dialect sqldb.Dialect, q Query) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -274,8 +281,16 @@ func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) 
 		sql.WriteString(` AND p.id IN (SELECT pc.product_id FROM product_categories pc
 			WHERE pc.category_id IN (SELECT id FROM tree))`)
 	}
-	if q.Text != "" {
-		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(strings.ToLower(q.Text))+"%") + ` ESCAPE '\'`)
+	if text := strings.ToLower(q.Text); text != "" {
+		// On SQLite, the trigram index (migration 3) finds the candidates
+		// for a text of 3 characters or more, and LIKE checks them; a
+		// shorter text is LIKE alone, over the products. On PostgreSQL, the
+		// trigram index serves LIKE itself.
+		if dialect == sqldb.SQLite && utf8.RuneCountInString(text) >= 3 {
+			sql.WriteString(" AND p.rowid IN (SELECT rowid FROM products_search WHERE products_search MATCH " +
+				arg(ftsPhrase(text)) + ")")
+		}
+		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(text)+"%") + ` ESCAPE '\'`)
 	}
 	if q.MinPrice != nil {
 		sql.WriteString(" AND p.price_amount >= " + arg(*q.MinPrice))
@@ -295,8 +310,12 @@ func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) 
 		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(s.after))
 	}
 	sql.WriteString(" ORDER BY " + s.order + " LIMIT " + arg(q.Limit+1))
-	return scanProducts(db.QueryContext(ctx, sql.String(), args...))
+	return sql.String(), args
 }
+
+// ftsPhrase is s as an FTS5 phrase, which the trigram tokenizer matches as
+// a substring.
+func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // escapeLike makes s match literally inside a LIKE pattern.
 func escapeLike(s string) string {
