@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -76,15 +77,26 @@ const scaleProducts = 100_000
 //
 //	go test -run '^$' -bench ListingAtScale -benchtime 2000x ./internal/catalog/
 //
-// (the import takes a minute or more on each database; PostgreSQL runs when
-// EMPORIUM_TEST_POSTGRES_URL is set).
+// (the import takes a few minutes on each database; PostgreSQL runs when
+// EMPORIUM_TEST_POSTGRES_URL is set). To measure again without importing
+// again, name databases to keep in EMPORIUM_SCALE_SQLITE_URL and
+// EMPORIUM_SCALE_POSTGRES_URL: the products are imported there when there
+// are none yet.
 func BenchmarkListingAtScale(b *testing.B) {
 	dbs := []struct {
 		name string
 		url  func(b *testing.B) string
 	}{
-		{"sqlite", func(b *testing.B) string { return sqldbtest.SQLiteURL(b) }},
+		{"sqlite", func(b *testing.B) string {
+			if url := os.Getenv("EMPORIUM_SCALE_SQLITE_URL"); url != "" {
+				return url
+			}
+			return sqldbtest.SQLiteURL(b)
+		}},
 		{"postgres", func(b *testing.B) string {
+			if url := os.Getenv("EMPORIUM_SCALE_POSTGRES_URL"); url != "" {
+				return url
+			}
 			if sqldbtest.PostgresURL() == "" {
 				b.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
 			}
@@ -109,12 +121,14 @@ func BenchmarkListingAtScale(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			start := time.Now()
-			res, err := svc.Import(ctx, scaleCatalog(scaleProducts), nil)
-			if err != nil || res.Imported != scaleProducts {
-				b.Fatalf("import: %d imported, %v", res.Imported, err)
+			if n, err := countProducts(ctx, db); err != nil || n == 0 {
+				start := time.Now()
+				res, err := svc.Import(ctx, scaleCatalog(scaleProducts), nil)
+				if err != nil || res.Imported != scaleProducts {
+					b.Fatalf("import: %d imported, %v", res.Imported, err)
+				}
+				b.Logf("%s: imported %d products in %s", d.name, res.Imported, time.Since(start).Round(time.Second))
 			}
-			b.Logf("%s: imported %d products in %s", d.name, res.Imported, time.Since(start).Round(time.Second))
 			if db.Dialect() == sqldb.Postgres {
 				if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
 					b.Fatal(err)
@@ -155,12 +169,16 @@ func BenchmarkListingAtScale(b *testing.B) {
 				}
 			}
 			for name, qs := range map[string][]Query{"q": pages(byText), "category": pages(byCategory)} {
-				b.Run(name, func(b *testing.B) {
-					scaleLoad(b, 16, func(i int) error {
-						_, _, err := runList(ctx, db, qs[i%len(qs)])
-						return err
+				// One client shows what a query costs; 16 what they cost
+				// when they queue for the machine's cores.
+				for _, clients := range []int{1, 16} {
+					b.Run(name+"/clients="+strconv.Itoa(clients), func(b *testing.B) {
+						scaleLoad(b, clients, func(i int) error {
+							_, _, err := runList(ctx, db, qs[i%len(qs)])
+							return err
+						})
 					})
-				})
+				}
 			}
 		})
 	}
