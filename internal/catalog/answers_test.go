@@ -211,3 +211,40 @@ func BenchmarkProductAnswer(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkProducts reads 100 products by id, as the cart and orders ask
+// for them (GET /internal/products), in the order of the ids.
+func BenchmarkProducts(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, sqliteURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, outbox.Schema, inbox.Schema, Schema); err != nil {
+		b.Fatal(err)
+	}
+	svc, err := New(ctx, db, testConfig(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := svc.Import(ctx, scaleCatalog(100), nil)
+	if err != nil || res.Imported != 100 {
+		b.Fatalf("import: %d, %v", res.Imported, err)
+	}
+	ps, _, err := runList(ctx, db, Query{Sort: "price", Status: "any", Limit: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[len(ps)-1-i] = p.ID
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := svc.Products(ctx, ids)
+		if err != nil || len(got) != len(ids) || got[0].ID != ids[0] {
+			b.Fatalf("products: %d, %v", len(got), err)
+		}
+	}
+}
