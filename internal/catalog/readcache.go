@@ -17,9 +17,10 @@ import (
 // readCache serves product reads from a cache: answers ready to write, in
 // the process (answers.go), in front of a store of product bodies by id, and
 // listing pages by query within a generation that every product or category
-// write bumps. Availability is never cached — stock moves with every
-// reservation — so it is read fresh, in one query per answer, together with
-// each product's stored version. A cached body whose version is not the
+// write bumps. The store never holds availability — stock moves with every
+// reservation — so it is read, in one query per answer, together with each
+// product's stored version, whenever an answer is made or rechecked (at most
+// freshFor after the last check, see answers.go). A cached body whose version is not the
 // stored one (a load that read the row before a write stored it just after
 // the write's invalidation, or another replica wrote and its event has not
 // arrived yet) is not served: the product, or the whole page that holds it,
