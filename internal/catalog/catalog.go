@@ -32,7 +32,7 @@ const (
 type Money = event.Money
 
 // Product is an item for sale. Available is the stock that can be reserved
-// now, read fresh on every answer.
+// now; in reads it may be up to a second old (freshFor).
 type Product struct {
 	ID          string            `json:"id"`
 	SKU         string            `json:"sku"`

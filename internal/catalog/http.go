@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"emporium/internal/platform/auth"
@@ -58,25 +59,34 @@ func (h *Handler) listProducts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ps, next, err := h.svc.List(r.Context(), q)
+	a, err := h.svc.listAnswer(r.Context(), q)
 	if err != nil {
 		return err
 	}
-	return web.JSON(w, http.StatusOK, web.List[*Product]{Items: ps, NextCursor: next})
+	return writeAnswer(w, a.body)
 }
 
 func (h *Handler) product(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.svc.Product(r.Context(), r.PathValue("id"), isAdmin(r))
+	a, err := h.svc.productAnswer(r.Context(), r.PathValue("id"), isAdmin(r))
 	if err != nil {
 		return err
 	}
-	etag := p.ETag()
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+	w.Header().Set("ETag", a.etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return web.JSON(w, http.StatusOK, p)
+	return writeAnswer(w, a.body)
+}
+
+// writeAnswer writes a rendered JSON answer with 200.
+func writeAnswer(w http.ResponseWriter, body []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
 }
 
 func (h *Handler) createProduct(w http.ResponseWriter, r *http.Request) error {

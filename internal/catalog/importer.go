@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/sqldb"
 )
 
 // ImportFile is a catalog to import: categories (parents before children) and
@@ -59,32 +60,93 @@ type ImportResult struct {
 	Rejected []Rejected
 }
 
+// importBatch is how many products Import creates in one transaction.
+const importBatch = 250
+
 // Import creates the file's categories that do not exist yet, then each
 // product with its starting stock, both in one transaction, so a failure
 // leaves neither and the row can be imported again. A product that cannot be
 // created — bad data, a taken SKU, an unknown category — is reported and
 // skipped; the rest go on. progress, if not nil, is called after each product.
+//
+// Products are created importBatch at a time in one transaction (a commit
+// each is what an import of many rows would spend its time on); a batch in
+// which one row fails is rolled back and created again one row at a time,
+// so each good row is still imported and each bad one reported.
 func (s *Service) Import(ctx context.Context, f ImportFile, progress func(done, total int)) (ImportResult, error) {
 	var res ImportResult
 	slugs, err := s.ensureCategories(ctx, f.Categories)
 	if err != nil {
 		return res, fmt.Errorf("import categories: %w", err)
 	}
-	for i, row := range f.Products {
-		if err := s.importProduct(ctx, row, slugs); err != nil {
-			if errs.KindOf(err) == errs.Other {
-				return res, fmt.Errorf("import row %d: %w", i+1, err)
+	for start := 0; start < len(f.Products); start += importBatch {
+		end := min(start+importBatch, len(f.Products))
+		if rejected, ok := s.importBatch(ctx, f.Products[start:end], slugs); ok {
+			for i := range rejected {
+				rejected[i].Row += start
 			}
-			res.Rejected = append(res.Rejected, Rejected{Row: i + 1, SKU: row.SKU, Reason: reason(err),
-				Err: err})
-		} else {
-			res.Imported++
+			res.Imported += end - start - len(rejected)
+			res.Rejected = append(res.Rejected, rejected...)
+			if progress != nil {
+				for i := start; i < end; i++ {
+					progress(i+1, len(f.Products))
+				}
+			}
+			continue
 		}
-		if progress != nil {
-			progress(i+1, len(f.Products))
+		for i := start; i < end; i++ {
+			row := f.Products[i]
+			if err := s.importProduct(ctx, row, slugs); err != nil {
+				if errs.KindOf(err) == errs.Other {
+					return res, fmt.Errorf("import row %d: %w", i+1, err)
+				}
+				res.Rejected = append(res.Rejected, Rejected{Row: i + 1, SKU: row.SKU, Reason: reason(err),
+					Err: err})
+			} else {
+				res.Imported++
+			}
+			if progress != nil {
+				progress(i+1, len(f.Products))
+			}
 		}
 	}
 	return res, nil
+}
+
+// importBatch creates the good rows of a batch in one transaction, and
+// returns the rows it rejected before touching the database (Row counted
+// from 1 in the batch). It reports false, having created nothing, when a
+// row fails in the database: the caller goes one row at a time.
+func (s *Service) importBatch(ctx context.Context, rows []ImportProduct,
+	categories map[string]string) ([]Rejected, bool) {
+	type good struct {
+		p          *Product
+		deriveSlug bool
+		stock      int64
+	}
+	var goods []good
+	var rejected []Rejected
+	for i, row := range rows {
+		in, err := s.importRequest(row, categories)
+		var p *Product
+		if err == nil {
+			p, err = s.newProduct(in)
+		}
+		if err != nil {
+			rejected = append(rejected, Rejected{Row: i + 1, SKU: row.SKU, Reason: reason(err), Err: err})
+			continue
+		}
+		goods = append(goods, good{p, in.Slug == "", row.Stock})
+	}
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		for _, g := range goods {
+			if err := s.insertNew(ctx, tx, g.p, g.deriveSlug, g.stock, "imported"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rejected, err == nil
 }
 
 func (s *Service) ensureCategories(ctx context.Context, cats []ImportCategory) (map[string]string, error) {
@@ -121,20 +183,29 @@ func (s *Service) ensureCategories(ctx context.Context, cats []ImportCategory) (
 }
 
 func (s *Service) importProduct(ctx context.Context, row ImportProduct, categories map[string]string) error {
+	in, err := s.importRequest(row, categories)
+	if err != nil {
+		return err
+	}
+	_, err = s.createProduct(ctx, in, row.Stock, "imported")
+	return err
+}
+
+// importRequest is a row as a request to create a product.
+func (s *Service) importRequest(row ImportProduct, categories map[string]string) (CreateProductRequest, error) {
 	in := CreateProductRequest{SKU: row.SKU, Name: row.Name, Price: Money{Amount: row.Price, Currency: s.currency},
 		Slug: row.Slug, Description: row.Description, Attributes: row.Attributes, Images: row.Images, Status: row.Status}
 	for _, slug := range row.Categories {
 		id, ok := categories[slug]
 		if !ok {
-			return errs.Invalidf("categories", "no category has the slug %q", slug)
+			return in, errs.Invalidf("categories", "no category has the slug %q", slug)
 		}
 		in.CategoryIDs = append(in.CategoryIDs, id)
 	}
 	if row.Stock < 0 || row.Stock > 1_000_000 {
-		return errs.Invalidf("stock", "must be from 0 to 1000000")
+		return in, errs.Invalidf("stock", "must be from 0 to 1000000")
 	}
-	_, err := s.createProduct(ctx, in, row.Stock, "imported")
-	return err
+	return in, nil
 }
 
 // reason renders a kinded error as one line for the import report.

@@ -23,6 +23,7 @@ func (s *Service) Adjust(ctx context.Context, productID string, delta int64, rea
 	var inv *Inventory
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		var err error
+		s.stockChangedOnCommit(tx, productID)
 		inv, err = changeStockRechecked(ctx, tx, stockChange{productID: productID, onHand: delta,
 			reason: reason, at: s.clock()})
 		if errors.Is(err, errShort) {

@@ -32,22 +32,30 @@ type cursor struct {
 	Sort      string     `json:"s"` // price and -price share a key: the sort tells them apart
 }
 
+// sorts are the listing's orders. Each has an index of its own (led by
+// status, see the migrations), and its keyset condition starts with a bound
+// on the key alone, so that a later page seeks into that index instead of
+// walking it from the start.
 var sorts = map[string]struct {
 	order string                      // ORDER BY
 	after string                      // keyset condition, with $K for the key and $I for the id
 	key   func(*Product) cursor       // the cursor after p
 	arg   func(c *cursor) (any, bool) // the cursor's key, and whether it has one
 }{
-	"-created_at": {"p.created_at DESC, p.id", "(p.created_at < $K OR (p.created_at = $K AND p.id > $I))",
+	"-created_at": {"p.created_at DESC, p.id",
+		"p.created_at <= $K AND (p.created_at < $K OR (p.created_at = $K AND p.id > $I))",
 		func(p *Product) cursor { t := p.CreatedAt; return cursor{ID: p.ID, CreatedAt: &t} },
 		func(c *cursor) (any, bool) { return deref(c.CreatedAt) }},
-	"price": {"p.price_amount, p.id", "(p.price_amount > $K OR (p.price_amount = $K AND p.id > $I))",
+	"price": {"p.price_amount, p.id",
+		"p.price_amount >= $K AND (p.price_amount > $K OR (p.price_amount = $K AND p.id > $I))",
 		func(p *Product) cursor { a := p.Price.Amount; return cursor{ID: p.ID, Price: &a} },
 		func(c *cursor) (any, bool) { return deref(c.Price) }},
-	"-price": {"p.price_amount DESC, p.id", "(p.price_amount < $K OR (p.price_amount = $K AND p.id > $I))",
+	"-price": {"p.price_amount DESC, p.id",
+		"p.price_amount <= $K AND (p.price_amount < $K OR (p.price_amount = $K AND p.id > $I))",
 		func(p *Product) cursor { a := p.Price.Amount; return cursor{ID: p.ID, Price: &a} },
 		func(c *cursor) (any, bool) { return deref(c.Price) }},
-	"name": {"p.sort_name, p.id", "(p.sort_name > $K OR (p.sort_name = $K AND p.id > $I))",
+	"name": {"p.sort_name, p.id",
+		"p.sort_name >= $K AND (p.sort_name > $K OR (p.sort_name = $K AND p.id > $I))",
 		func(p *Product) cursor { n := strings.ToLower(p.Name); return cursor{ID: p.ID, Name: &n} },
 		func(c *cursor) (any, bool) { return deref(c.Name) }},
 }

@@ -7,17 +7,20 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"emporium/internal/platform/cache"
 	"emporium/internal/platform/sqldb"
 )
 
-// readCache serves product reads from a cache: product bodies by id, and
+// readCache serves product reads from a cache: answers ready to write, in
+// the process (answers.go), in front of a store of product bodies by id, and
 // listing pages by query within a generation that every product or category
-// write bumps. Availability is never cached — stock moves with every
-// reservation — so it is read fresh, in one query per answer, together with
-// each product's stored version. A cached body whose version is not the
+// write bumps. The store never holds availability — stock moves with every
+// reservation — so it is read, in one query per answer, together with each
+// product's stored version, whenever an answer is made or rechecked (at most
+// freshFor after the last check, see answers.go). A cached body whose version is not the
 // stored one (a load that read the row before a write stored it just after
 // the write's invalidation, or another replica wrote and its event has not
 // arrived yet) is not served: the product, or the whole page that holds it,
@@ -30,6 +33,133 @@ type readCache struct {
 	db    *sqldb.DB
 	ttl   time.Duration
 	log   *slog.Logger
+	now   func() time.Time
+
+	// answers are the rendered answers. Served as they are for freshFor
+	// when the store is in-process (shared is false); rechecked against
+	// the database on every read when it is shared, since other replicas'
+	// writes reach a shared store at once.
+	answers *answers
+	shared  bool
+	// stock counts the stock changes made through this instance: a page
+	// rendered before one is rechecked before it is served again.
+	stock atomic.Uint64
+}
+
+// fresh reports whether a may be served without asking the database.
+func (c *readCache) fresh(a *answer, now time.Time) bool {
+	age := now.Sub(a.checked)
+	return !c.shared && age >= 0 && age < freshFor
+}
+
+// productAnswer answers a product by id.
+func (c *readCache) productAnswer(ctx context.Context, id string) (*answer, error) {
+	now := c.now()
+	a := c.answers.product(id)
+	if a != nil && c.fresh(a, now) {
+		return a, nil
+	}
+	epoch := c.answers.currentEpoch()
+	if a != nil {
+		items, ok, err := c.recheck(ctx, a.items)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			a = productAnswer(items[0], a.status, now)
+			c.answers.putProduct(id, a, epoch)
+			return a, nil
+		}
+	}
+	p, err := c.product(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	it, err := newItem(p)
+	if err != nil {
+		return nil, err
+	}
+	a = productAnswer(it, p.Status, now)
+	c.answers.putProduct(id, a, epoch)
+	return a, nil
+}
+
+// pageAnswer answers a listing query. Queries that filter on stock are
+// rendered afresh every time.
+func (c *readCache) pageAnswer(ctx context.Context, q Query) (*answer, error) {
+	now := c.now()
+	if q.InStock != nil {
+		ps, next, err := runList(ctx, c.db, q)
+		if err != nil {
+			return nil, err
+		}
+		return newPageAnswer(ps, next, 0, now, 0)
+	}
+	stock := c.stock.Load()
+	var gen uint64
+	if c.shared {
+		gen = c.store.Generation(ctx, listingNamespace)
+	}
+	key := q.key()
+	a := c.answers.page(key)
+	if a != nil && a.gen == gen && a.stock == stock && c.fresh(a, now) {
+		return a, nil
+	}
+	epoch := c.answers.currentEpoch()
+	if a != nil && a.gen == gen {
+		items, ok, err := c.recheck(ctx, a.items)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			a = pageAnswer(items, a.next, gen, now, stock)
+			c.answers.putPage(key, a, epoch)
+			return a, nil
+		}
+	}
+	ps, next, err := c.list(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if a, err = newPageAnswer(ps, next, gen, now, stock); err != nil {
+		return nil, err
+	}
+	c.answers.putPage(key, a, epoch)
+	return a, nil
+}
+
+// recheck reads the versions and availability of an answer's products. It
+// returns the items with their availability now, or false when one of them
+// changed or is gone: the answer must be made again.
+func (c *readCache) recheck(ctx context.Context, items []item) ([]item, bool, error) {
+	if len(items) == 0 {
+		return items, true, nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	now, err := productStates(ctx, c.db, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]item, len(items))
+	for i, it := range items {
+		st, ok := now[it.id]
+		if !ok || st.version != it.version {
+			return nil, false, nil
+		}
+		it.available = st.available
+		out[i] = it
+	}
+	return out, true, nil
+}
+
+// stockChanged drops the answers of products whose stock changed through
+// this instance, and has every page rechecked before it is served again.
+func (c *readCache) stockChanged(productIDs ...string) {
+	c.answers.dropProducts(productIDs...)
+	c.stock.Add(1)
 }
 
 // listingNamespace is the generation every cached listing page belongs to.
@@ -191,6 +321,7 @@ func (c *readCache) refresh(ctx context.Context, ps ...*Product) (stale bool, er
 
 // invalidate drops cached copies of the products and every cached listing.
 func (c *readCache) invalidate(ctx context.Context, productIDs ...string) {
+	c.answers.invalidate(productIDs...)
 	keys := make([]string, len(productIDs))
 	for i, id := range productIDs {
 		keys[i] = productKey(id)

@@ -142,6 +142,7 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, r *Reservation, now ti
 		if err != nil {
 			return err
 		}
+		s.stockChangedOnCommit(tx, l.ProductID)
 		if err := insertReservationLine(ctx, tx, r.ID, l); err != nil {
 			return err
 		}
@@ -216,6 +217,7 @@ func (s *Service) transition(ctx context.Context, id, from, to string, firm bool
 			if _, err := changeStock(ctx, tx, c); err != nil {
 				return fmt.Errorf("%s %s: %w", to, l.ProductID, err) // errShort here means a broken invariant
 			}
+			s.stockChangedOnCommit(tx, l.ProductID)
 		}
 		return nil
 	})

@@ -46,13 +46,42 @@ func (s *Service) Product(ctx context.Context, id string, includeHidden bool) (*
 	return p, nil
 }
 
+// productAnswer is Product ready to write: its JSON and ETag.
+func (s *Service) productAnswer(ctx context.Context, id string, includeHidden bool) (*answer, error) {
+	a, err := s.cache.productAnswer(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("product %s: %w", id, err)
+	}
+	if a.status != StatusActive && !includeHidden {
+		return nil, ErrProductNotFound
+	}
+	return a, nil
+}
+
+// listAnswer is List ready to write: a web.List of products in JSON.
+func (s *Service) listAnswer(ctx context.Context, q Query) (*answer, error) {
+	a, err := s.cache.pageAnswer(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	return a, nil
+}
+
 // Products returns the known products among ids, any status, in the order of ids.
 func (s *Service) Products(ctx context.Context, ids []string) ([]*Product, error) {
 	ps, err := productsByIDs(ctx, s.db, ids)
 	if err != nil {
 		return nil, fmt.Errorf("products: %w", err)
 	}
-	slices.SortFunc(ps, func(a, b *Product) int { return slices.Index(ids, a.ID) - slices.Index(ids, b.ID) })
+	// By position in ids, looked up in a map: slices.Index in the comparator
+	// would make the sort quadratic in the number of ids.
+	at := make(map[string]int, len(ids))
+	for i, id := range ids {
+		if _, seen := at[id]; !seen {
+			at[id] = i
+		}
+	}
+	slices.SortFunc(ps, func(a, b *Product) int { return at[a.ID] - at[b.ID] })
 	if ps == nil {
 		ps = []*Product{} // "items": [], not null, when no id is known
 	}
@@ -78,6 +107,25 @@ func (s *Service) CreateProduct(ctx context.Context, in CreateProductRequest) (*
 // without the stock it was created with.
 func (s *Service) createProduct(ctx context.Context, in CreateProductRequest, stock int64,
 	reason string) (*Product, error) {
+	p, err := s.newProduct(in)
+	if err != nil {
+		return nil, err
+	}
+	create := func(tx *sqldb.Tx) error { return s.insertNew(ctx, tx, p, in.Slug == "", stock, reason) }
+	err = s.db.Tx(ctx, create)
+	// Another product took the derived slug between our look and our insert:
+	// look again, and take the next suffix instead of answering a conflict.
+	for try := 0; try < 10 && in.Slug == "" && errors.Is(err, ErrSlugTaken); try++ {
+		err = s.db.Tx(ctx, create)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create product: %w", err)
+	}
+	return p, nil
+}
+
+// newProduct checks a request to create a product and makes the product.
+func (s *Service) newProduct(in CreateProductRequest) (*Product, error) {
 	if err := in.validate(s.currency); err != nil {
 		return nil, err
 	}
@@ -91,36 +139,31 @@ func (s *Service) createProduct(ctx context.Context, in CreateProductRequest, st
 	if p.Images == nil {
 		p.Images = []string{}
 	}
-	create := func(tx *sqldb.Tx) error {
-		if in.Slug == "" {
-			slug, err := freeSlug(ctx, tx, Slugify(p.Name))
-			if err != nil {
-				return err
-			}
-			p.Slug = slug
-		}
-		if err := insertProduct(ctx, tx, p); err != nil {
+	return p, nil
+}
+
+// insertNew writes a new product in tx, with a slug derived from its name
+// when deriveSlug is set, and stock units on hand for reason.
+func (s *Service) insertNew(ctx context.Context, tx *sqldb.Tx, p *Product, deriveSlug bool, stock int64,
+	reason string) error {
+	if deriveSlug {
+		slug, err := freeSlug(ctx, tx, Slugify(p.Name))
+		if err != nil {
 			return err
 		}
-		if stock > 0 {
-			change := stockChange{productID: p.ID, onHand: stock, reason: reason, at: now}
-			if _, err := changeStock(ctx, tx, change); err != nil {
-				return err
-			}
+		p.Slug = slug
+	}
+	if err := insertProduct(ctx, tx, p); err != nil {
+		return err
+	}
+	if stock > 0 {
+		change := stockChange{productID: p.ID, onHand: stock, reason: reason, at: p.CreatedAt}
+		if _, err := changeStock(ctx, tx, change); err != nil {
+			return err
 		}
-		s.invalidateOnCommit(tx, p.ID)
-		return announceProduct(ctx, tx, p)
 	}
-	err := s.db.Tx(ctx, create)
-	// Another product took the derived slug between our look and our insert:
-	// look again, and take the next suffix instead of answering a conflict.
-	for try := 0; try < 10 && in.Slug == "" && errors.Is(err, ErrSlugTaken); try++ {
-		err = s.db.Tx(ctx, create)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create product: %w", err)
-	}
-	return p, nil
+	s.invalidateOnCommit(tx, p.ID)
+	return announceProduct(ctx, tx, p)
 }
 
 // UpdateProduct changes a product. When ifMatch is not empty, it must name
@@ -194,6 +237,12 @@ func announceProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
 		return err
 	}
 	return outbox.Add(ctx, tx, env)
+}
+
+// stockChangedOnCommit drops the products' rendered answers once tx
+// commits, which changed their stock.
+func (s *Service) stockChangedOnCommit(tx *sqldb.Tx, productIDs ...string) {
+	tx.OnCommit(func() { s.cache.stockChanged(productIDs...) })
 }
 
 // invalidateOnCommit drops the product's cached copy and every cached listing

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"emporium/internal/platform/sqldb"
 )
@@ -253,29 +254,146 @@ func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
 // listProducts runs q and returns up to q.Limit+1 products, so the caller
 // knows whether there is a next page.
 func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
+	way, err := listWay(ctx, db, q)
+	if err != nil {
+		return nil, err
+	}
+	query, args := listQuery(db.Dialect(), q, way)
+	return scanProducts(db.QueryContext(ctx, query, args...))
+}
+
+// listAccess is how SQLite reaches the products of a listing. PostgreSQL's
+// planner chooses by its statistics; SQLite's, without statistics (or with
+// them), may sort every product a filter matches, or walk a whole index to
+// find a page of a rare one, both costly with 100,000 products. So the
+// catalog chooses by counting what the filters match: it walks the sort's
+// index, checking each product against the filters, when they match many
+// products (a page fills soon), and reads what a filter matches first, then
+// sorts that, when it matches few.
+type listAccess int
+
+const (
+	walkSortIndex    listAccess = iota // in the sort's index order; q checked against the trigram index's list
+	walkCheckingText                   // in the sort's index order; q checked by LIKE alone, row by row
+	textFirst                          // the products the trigram index finds for q, then sorted
+	categoryFirst                      // the products of the category tree, then sorted
+)
+
+// fewMatches and manyMatches bound the products a filter matches, as
+// counted, for SQLite to read them first (fewer than fewMatches: sorting
+// them costs less than walking an index to fill a page), or to check q by
+// LIKE alone while walking the sort's index (manyMatches or more: a page
+// fills within a few hundred products, sooner than the trigram index lists
+// every match).
+const (
+	fewMatches  = 300
+	manyMatches = 5000
+)
+
+// sortIndexes names the index of each sort (see the migrations).
+var sortIndexes = map[string]string{"-created_at": "products_by_created", "price": "products_by_price",
+	"-price": "products_by_price_desc", "name": "products_by_name"}
+
+// categoryTree is the CTE of the category named by slug $N and all its
+// descendants. UNION, not UNION ALL: a category already in the set is not
+// added again, so the walk ends even on a cycle of parent links.
+func categoryTree(slug string) string {
+	return `WITH RECURSIVE tree (id) AS (
+			SELECT id FROM categories WHERE slug = ` + slug + `
+			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `
+}
+
+// listWay chooses how SQLite reaches q's products, counting what its text
+// and its category match (up to manyMatches and fewMatches).
+func listWay(ctx context.Context, db querier, q Query) (listAccess, error) {
+	if db.Dialect() != sqldb.SQLite || q.Status == "any" {
+		return walkSortIndex, nil
+	}
+	count := func(query string, arg any) (int, error) {
+		rows, err := db.QueryContext(ctx, query, arg)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		var n int
+		if rows.Next() {
+			if err := rows.Scan(&n); err != nil {
+				return 0, err
+			}
+		}
+		return n, rows.Err()
+	}
+	way := walkSortIndex
+	if text := strings.ToLower(q.Text); utf8.RuneCountInString(text) >= 3 {
+		n, err := count(`SELECT count(*) FROM (SELECT rowid FROM products_search WHERE products_search MATCH $1
+			LIMIT `+itoa(manyMatches)+")", ftsPhrase(text))
+		if n < fewMatches || err != nil {
+			return textFirst, err
+		}
+		if n >= manyMatches {
+			way = walkCheckingText
+		}
+	}
+	if q.Category != "" {
+		n, err := count(categoryTree("$1")+`SELECT count(*) FROM (SELECT 1 FROM product_categories pc
+			WHERE pc.category_id IN (SELECT id FROM tree) LIMIT `+itoa(fewMatches)+")", q.Category)
+		if n < fewMatches || err != nil {
+			return categoryFirst, err
+		}
+	}
+	return way, nil
+}
+
+// listQuery is the SQL that answers q, reaching the products by way on
+// SQLite, and its arguments.
+func listQuery(dialect sqldb.Dialect, q Query, way listAccess) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + itoa(int64(len(args)))
 	}
+	text := strings.ToLower(q.Text)
+	lite := dialect == sqldb.SQLite
 	var sql strings.Builder
 	if q.Category != "" {
-		// UNION, not UNION ALL: a category already in the set is not added
-		// again, so the walk ends even on a cycle of parent links.
-		sql.WriteString(`WITH RECURSIVE tree (id) AS (
-			SELECT id FROM categories WHERE slug = ` + arg(q.Category) + `
-			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `)
+		sql.WriteString(categoryTree(arg(q.Category)))
 	}
-	sql.WriteString("SELECT " + productColumns + productFrom + " WHERE 1 = 1")
+	sql.WriteString("SELECT " + productColumns + " FROM products p")
+	switch {
+	case !lite:
+	case way == textFirst || way == categoryFirst:
+		sql.WriteString(" NOT INDEXED") // but by rowid, from the filter's list
+	case q.Status != "any":
+		sql.WriteString(" INDEXED BY " + sortIndexes[q.Sort])
+	}
+	sql.WriteString(" LEFT JOIN inventory i ON i.product_id = p.id WHERE 1 = 1")
 	if q.Status != "any" {
 		sql.WriteString(" AND p.status = " + arg(q.Status))
 	}
-	if q.Category != "" {
+	switch {
+	case q.Category == "":
+	case lite && way == categoryFirst:
+		sql.WriteString(` AND p.rowid IN (SELECT p2.rowid FROM product_categories pc
+			JOIN products p2 ON p2.id = pc.product_id WHERE pc.category_id IN (SELECT id FROM tree))`)
+	case lite:
+		// Checked product by product, as the walk meets them: no list of
+		// every product of a large category is built first.
+		sql.WriteString(` AND EXISTS (SELECT 1 FROM product_categories pc
+			WHERE pc.product_id = p.id AND pc.category_id IN (SELECT id FROM tree))`)
+	default:
 		sql.WriteString(` AND p.id IN (SELECT pc.product_id FROM product_categories pc
 			WHERE pc.category_id IN (SELECT id FROM tree))`)
 	}
-	if q.Text != "" {
-		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(strings.ToLower(q.Text))+"%") + ` ESCAPE '\'`)
+	if text != "" {
+		// On SQLite, the trigram index (migration 3) finds the candidates
+		// for a text of 3 characters or more, and LIKE checks them; a
+		// shorter text is LIKE alone. On PostgreSQL, the trigram index
+		// serves LIKE itself.
+		if lite && utf8.RuneCountInString(text) >= 3 && way != walkCheckingText {
+			sql.WriteString(" AND p.rowid IN (SELECT rowid FROM products_search WHERE products_search MATCH " +
+				arg(ftsPhrase(text)) + ")")
+		}
+		sql.WriteString(" AND p.search_text LIKE " + arg("%"+escapeLike(text)+"%") + ` ESCAPE '\'`)
 	}
 	if q.MinPrice != nil {
 		sql.WriteString(" AND p.price_amount >= " + arg(*q.MinPrice))
@@ -295,8 +413,12 @@ func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) 
 		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(s.after))
 	}
 	sql.WriteString(" ORDER BY " + s.order + " LIMIT " + arg(q.Limit+1))
-	return scanProducts(db.QueryContext(ctx, sql.String(), args...))
+	return sql.String(), args
 }
+
+// ftsPhrase is s as an FTS5 phrase, which the trigram tokenizer matches as
+// a substring.
+func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // escapeLike makes s match literally inside a LIKE pattern.
 func escapeLike(s string) string {

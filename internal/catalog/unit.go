@@ -93,7 +93,8 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger, reg pr
 		now = time.Now
 	}
 	var store cache.Store = cache.NewMemory(cache.MemoryOptions{MaxEntries: cfg.CacheEntries, Registerer: reg})
-	if cfg.RedisURL != "" {
+	shared := cfg.RedisURL != ""
+	if shared {
 		client, err := redisconn.Open(ctx, cfg.RedisURL)
 		if err != nil {
 			return nil, err
@@ -101,7 +102,8 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger, reg pr
 		store = cache.NewRedis(client, "emporium:", cache.RedisOptions{Logger: log, Registerer: reg})
 	}
 	s := &Service{db: db, currency: cfg.Currency, log: log, now: now}
-	s.cache = &readCache{store: store, db: db, ttl: cfg.CacheTTL, log: log}
+	s.cache = &readCache{store: store, db: db, ttl: cfg.CacheTTL, log: log, now: now,
+		answers: newAnswers(cfg.CacheEntries), shared: shared}
 	s.sweepEvery, s.sweepBatch = cfg.SweepInterval, cmp.Or(cfg.sweepBatch, sweepBatch)
 	return s, nil
 }

@@ -46,6 +46,9 @@ type DB struct {
 	// pg is the PostgreSQL connection configuration, from which migrations
 	// get a pool of their own.
 	pg *pgx.ConnConfig
+	// readStmts and writeStmts keep SQLite's prepared statements; nil on
+	// PostgreSQL, where pgx keeps them on each connection.
+	readStmts, writeStmts *stmtCache
 }
 
 // PoolConfig sizes and bounds a PostgreSQL pool; SQLite ignores it. A zero
@@ -145,6 +148,12 @@ func openPostgres(rawURL string, pool PoolConfig) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", redact.URL(rawURL),
 			redact.Error(err, rawURL))
 	}
+	// cfg.DefaultQueryExecMode is pgx's QueryExecModeCacheStatement unless
+	// the URL names another (default_query_exec_mode): each connection
+	// prepares a statement the first time it runs it and keeps it, up to
+	// cfg.StatementCacheCapacity (512) statements, so PostgreSQL parses and
+	// plans a query once per connection. database/sql's queries through
+	// stdlib use that mode too.
 	// Sent in the startup message, so they hold from a session's first
 	// statement, without a round trip of their own.
 	params := maps.Clone(sessionDefaults)
@@ -201,7 +210,8 @@ func openSQLite(path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &DB{dialect: SQLite, write: write, read: read}, nil
+	return &DB{dialect: SQLite, write: write, read: read,
+		readStmts: newStmtCache(read), writeStmts: newStmtCache(write)}, nil
 }
 
 // Dialect reports which SQL dialect the database speaks.
@@ -220,6 +230,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.readStmts != nil {
+		db.readStmts.close()
+		db.writeStmts.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -227,20 +241,38 @@ func (db *DB) Close() error {
 	return err
 }
 
-// QueryContext runs a read-only query outside a transaction.
+// QueryContext runs a read-only query outside a transaction, as a prepared
+// statement that is kept for the next run.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if db.readStmts != nil {
+		rows, err = db.readStmts.query(ctx, query, args)
+	} else {
+		rows, err = db.read.QueryContext(ctx, query, args...)
+	}
 	return rows, Translate(err)
 }
 
-// QueryRowContext runs a read-only query that returns at most one row.
+// QueryRowContext runs a read-only query that returns at most one row, as a
+// prepared statement that is kept for the next run.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
+	if db.readStmts != nil {
+		return &Row{row: db.readStmts.queryRow(ctx, query, args)}
+	}
 	return &Row{row: db.read.QueryRowContext(ctx, query, args...)}
 }
 
-// ExecContext runs one statement in its own transaction on the write side.
+// ExecContext runs one statement in its own transaction on the write side,
+// as a prepared statement that is kept for the next run.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := db.write.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if db.writeStmts != nil {
+		res, err = db.writeStmts.exec(ctx, query, args)
+	} else {
+		res, err = db.write.ExecContext(ctx, query, args...)
+	}
 	return res, Translate(err)
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,11 +14,54 @@ import (
 )
 
 // Tx is a transaction in progress. It embeds *sql.Tx for queries and adds
-// hooks that run after a successful commit.
+// hooks that run after a successful commit. On SQLite its QueryContext,
+// QueryRowContext and ExecContext run the write pool's prepared statements.
 type Tx struct {
 	*sql.Tx
 	dialect  Dialect
 	onCommit []func()
+	stmts    *stmtCache // the write pool's; nil on PostgreSQL
+	missed   []string   // statements run unprepared, to prepare once the transaction ends
+}
+
+// cached returns query's prepared statement, in use until stmts.put, or nil
+// when it has none yet (and notes it, to prepare it after the transaction).
+func (tx *Tx) cached(query string) *cachedStmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	s := tx.stmts.get(query)
+	if s == nil && !slices.Contains(tx.missed, query) {
+		tx.missed = append(tx.missed, query)
+	}
+	return s
+}
+
+// QueryContext runs a query in the transaction.
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := tx.cached(query); s != nil {
+		defer tx.stmts.put(s)
+		return tx.StmtContext(ctx, s.stmt).QueryContext(ctx, args...)
+	}
+	return tx.Tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query of at most one row in the transaction.
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := tx.cached(query); s != nil {
+		defer tx.stmts.put(s)
+		return tx.StmtContext(ctx, s.stmt).QueryRowContext(ctx, args...)
+	}
+	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// ExecContext runs a statement in the transaction.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := tx.cached(query); s != nil {
+		defer tx.stmts.put(s)
+		return tx.StmtContext(ctx, s.stmt).ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, query, args...)
 }
 
 // Dialect reports which SQL dialect the transaction speaks.
@@ -62,14 +106,22 @@ func (db *DB) tx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{Tx: sqlTx, dialect: db.dialect, stmts: db.writeStmts}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
 			panic(p)
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	// The write connection is free again: prepare what the transaction ran
+	// unprepared, for the next one.
+	defer func() {
+		for _, q := range tx.missed {
+			db.writeStmts.prepare(ctx, q)
+		}
+	}()
+	if err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
