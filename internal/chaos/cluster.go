@@ -167,7 +167,6 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return errors.Join(problems...)
 }
 
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

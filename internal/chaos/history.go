@@ -7,10 +7,10 @@ import (
 
 // Op is one request of the workload and its answer.
 type Op struct {
-	At    time.Time
+	At       time.Time
 	Actor    string // "customer-3", "admin"
 	Customer string // the customer's user id, once registered
-	Kind  string // register, add, checkout, confirm, cancel, restock, ship, deliver
+	Kind     string // register, add, checkout, confirm, cancel, restock, ship, deliver
 	// Key is a checkout's Idempotency-Key; OrderID and PaymentID what the
 	// request was about or what its answer named.
 	Key, OrderID, PaymentID string

@@ -20,7 +20,7 @@ type Options struct {
 	// Dir keeps the run's logs; Root is the repository; Bin, when set,
 	// holds the services built already.
 	Dir, Root, Bin, PostgresURL string
-	Seed                   uint64
+	Seed                        uint64
 	// Duration is how long the workload runs with faults.
 	Duration time.Duration
 	// Settle bounds the wait for the shop to settle after the faults stop.
