@@ -39,14 +39,15 @@ func (w *Workload) customer(stop, hard context.Context, i int) {
 			http.Header{"Idempotency-Key": {key}})
 		switch {
 		case a.Status == http.StatusCreated && a.decode(&placed):
-			// Recorded again with the order the key was answered with.
-			c.history.Add(Op{At: time.Now(), Actor: c.actor, Customer: c.userID, Kind: "checkout",
+			c.history.Add(Op{At: time.Now(), Actor: c.actor, Customer: c.userID, Kind: "placed",
 				Key: key, OrderID: placed.Order.ID, PaymentID: placed.Payment.ID, Status: http.StatusCreated})
 			w.Stats.Placed.Add(1)
 			w.settle(hard, c, rng, placed.Order.ID, placed.Payment.ID)
 		case a.code() == "insufficient_stock":
 			w.Stats.OutOfStock.Add(1)
 			w.call(stop, c, Op{Kind: "empty"}, "DELETE", "/api/v1/cart", nil, nil)
+			// Come back later, when the admin may have restocked.
+			backoff.Sleep(stop, time.Duration(200+rng.IntN(800))*time.Millisecond)
 		}
 	}
 }

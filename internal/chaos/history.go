@@ -10,7 +10,10 @@ type Op struct {
 	At       time.Time
 	Actor    string // "customer-3", "admin"
 	Customer string // the customer's user id, once registered
-	Kind     string // register, add, checkout, confirm, cancel, restock, ship, deliver
+	// Kind is register, add, checkout, confirm, cancel, restock, shipped,
+	// delivered…; and placed: not a request, the order a checkout's 201
+	// named.
+	Kind string
 	// Key is a checkout's Idempotency-Key; OrderID and PaymentID what the
 	// request was about or what its answer named.
 	Key, OrderID, PaymentID string
@@ -40,11 +43,12 @@ func (h *History) Ops() []Op {
 }
 
 // Placed is every checkout answered 201: the order ids each customer's key
-// was answered with (more than one is a violation the checker reports).
+// was answered with (more than one is a violation the checker reports),
+// from the placed ops.
 func (h *History) Placed() map[string][]string {
 	out := map[string][]string{}
 	for _, op := range h.Ops() {
-		if op.Kind != "checkout" || op.Status != 201 {
+		if op.Kind != "placed" {
 			continue
 		}
 		k := op.Customer + " " + op.Key

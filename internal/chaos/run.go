@@ -112,6 +112,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 func settle(ctx context.Context, c *Cluster, h *History, timeout time.Duration,
 	say func(string, ...any)) ([]Violation, error) {
 	deadline := time.Now().Add(timeout)
+	last := -1
 	for {
 		snap, err := ReadSnapshot(ctx, c.Databases)
 		if err != nil {
@@ -121,7 +122,10 @@ func settle(ctx context.Context, c *Cluster, h *History, timeout time.Duration,
 		if len(violations) == 0 || time.Now().After(deadline) {
 			return violations, nil
 		}
-		say("settling: %d violations so far, e.g. %s", len(violations), violations[0])
+		if len(violations) != last {
+			say("settling: %d violations so far, e.g. %s", len(violations), violations[0])
+			last = len(violations)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
