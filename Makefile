@@ -21,6 +21,7 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./deploy/local/
+	$(GO) vet -tags chaos ./internal/chaos/
 	cd $(CHECK) && $(GO) vet ./...
 
 bench:
@@ -57,6 +58,8 @@ CHAOS_DIR := tmp/chaos
 chaos:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(CHAOS_DIR)/bin/ $$(ls -d ./cmd/* | grep -v emporium)
 	$(GO) build -o $(CHAOS_DIR)/emporium-chaos ./cmd/emporium-chaos
+	EMPORIUM_CHAOS_BIN=$(abspath $(CHAOS_DIR)/bin) $(GO) test -tags chaos -count=1 -timeout 5m \
+		-run TestCheckerCatchesTampering ./internal/chaos/
 	@failed=""; for seed in $(CHAOS_SEEDS); do \
 		rm -rf $(CHAOS_DIR)/run-$$seed; \
 		$(CHAOS_DIR)/emporium-chaos -bin $(CHAOS_DIR)/bin -dir $(CHAOS_DIR)/run-$$seed \
