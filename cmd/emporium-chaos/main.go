@@ -61,9 +61,15 @@ func run(ctx context.Context, opts chaos.Options) int {
 			return 2
 		}
 	}
-	if opts.Dir, err = filepath.Abs(opts.Dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+	// The replicas run in directories of their own: absolute paths.
+	for _, path := range []*string{&opts.Dir, &opts.Bin} {
+		if *path == "" {
+			continue
+		}
+		if *path, err = filepath.Abs(*path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
 	}
 	report, err := chaos.Run(ctx, opts)
 	if err != nil {

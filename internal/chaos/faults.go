@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"emporium/deploy/local"
@@ -24,7 +25,7 @@ type Faults struct {
 	// Log receives a line per fault.
 	Log func(format string, args ...any)
 	// Count is how many faults were injected.
-	Count int
+	Count atomic.Int64
 }
 
 // Run injects faults until ctx is done, then heals everything and makes
@@ -41,7 +42,7 @@ func (f *Faults) Run(ctx context.Context) error {
 		if err := faults[rng.IntN(len(faults))](ctx, rng); err != nil {
 			return err
 		}
-		f.Count++
+		f.Count.Add(1)
 	}
 	return f.restartAll(context.WithoutCancel(ctx))
 }

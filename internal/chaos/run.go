@@ -89,19 +89,19 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		case <-done:
 			waiting = false
 		case <-tick.C:
-			say("%s; faults %d", &w.Stats, f.Count)
+			say("%s; faults %d", &w.Stats, f.Count.Load())
 		}
 	}
 	if workErr != nil || faultErr != nil {
 		return nil, fmt.Errorf("workload: %v; faults: %v", workErr, faultErr)
 	}
-	say("workload done: %s; faults %d", &w.Stats, f.Count)
+	say("workload done: %s; faults %d", &w.Stats, f.Count.Load())
 
 	violations, err := settle(ctx, cluster, history, opts.Settle, say)
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Violations: violations, Requests: len(history.Ops()), Faults: f.Count,
+	return &Report{Violations: violations, Requests: len(history.Ops()), Faults: int(f.Count.Load()),
 		Orders: int(w.Stats.Placed.Load())}, nil
 }
 
