@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"sync"
+
+	"github.com/jackc/pgx/v5"
 
 	"emporium/deploy"
 	"emporium/deploy/local"
@@ -47,6 +50,9 @@ type Cluster struct {
 	// the checker reads them.
 	Databases map[string]string
 
+	adminURL string
+	keep     bool
+
 	mu      sync.Mutex
 	proxies map[string]*Proxy // by name, "orders→postgres"
 }
@@ -55,9 +61,11 @@ type Cluster struct {
 func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error) {
 	run := randomHex(4)
 	c := &Cluster{AdminEmail: "admin-" + run + "@example.com", AdminPassword: "chaos admin " + run,
-		Databases: map[string]string{}, proxies: map[string]*Proxy{}}
+		Databases: map[string]string{}, proxies: map[string]*Proxy{}, adminURL: cfg.PostgresURL,
+		keep: cfg.Keep}
 	defer func() {
 		if err != nil {
+			c.keep = false // a run that did not start has nothing worth keeping
 			c.Stop(context.WithoutCancel(ctx))
 		}
 	}()
@@ -100,7 +108,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 		"DATABASE_STATEMENT_TIMEOUT=10s")
 	c.Topology, err = local.Start(ctx, local.Config{
 		Dir: cfg.Dir, Root: cfg.Root, Bin: cfg.Bin, PostgresURL: cfg.PostgresURL, DatabasePrefix: prefix,
-		DropDatabases: !cfg.Keep, NATSURL: "nats://" + c.NATS.addr, RedisURL: "redis://" + c.Redis.addr + "/0",
+		NATSURL: "nats://" + c.NATS.addr, RedisURL: "redis://" + c.Redis.addr + "/0",
 		Env: env, AuthRate: "1000r/s", AuthBurst: 1000, Progress: cfg.Progress, Route: c.route,
 	})
 	if err != nil {
@@ -162,6 +170,35 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	for _, s := range []*server{c.NATS, c.Redis} {
 		if s != nil {
 			s.stop()
+		}
+	}
+	if !c.keep {
+		if err := c.DropDatabases(ctx); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// DropDatabases drops the run's databases, ending their sessions.
+func (c *Cluster) DropDatabases(ctx context.Context) error {
+	if len(c.Databases) == 0 {
+		return nil
+	}
+	conn, err := pgx.Connect(ctx, c.adminURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var problems []error
+	for _, db := range c.Databases {
+		u, err := url.Parse(db)
+		if err != nil {
+			return err
+		}
+		name := pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			problems = append(problems, fmt.Errorf("drop database %s: %w", name, err))
 		}
 	}
 	return errors.Join(problems...)

@@ -14,7 +14,7 @@ import (
 
 // Faults injects one fault at a time, chosen by a seeded random schedule,
 // each healed before the next: a replica killed with SIGKILL and
-// restarted, the NATS server restarted, a service's PostgreSQL connections
+// restarted, the NATS server restarted (stopped or killed), a service's PostgreSQL connections
 // dropped, latency on one of a service's dependencies, and a link between
 // services cut (new connections refused, open ones dropped). The payment
 // provider's faults are the sandbox's own (ClusterConfig.PaymentFaults),
@@ -72,8 +72,13 @@ func (f *Faults) restart(ctx context.Context, p *local.Process) error {
 
 func (f *Faults) restartNATS(ctx context.Context, rng *rand.Rand) error {
 	pause := time.Duration(rng.IntN(2000)) * time.Millisecond
-	f.Log("restart the NATS server (down %s)", pause.Round(time.Millisecond))
-	return f.Cluster.NATS.restart(pause)
+	kill := rng.IntN(2) == 0
+	how := "SIGTERM"
+	if kill {
+		how = "SIGKILL"
+	}
+	f.Log("restart the NATS server (%s, down %s)", how, pause.Round(time.Millisecond))
+	return f.Cluster.NATS.restart(kill, pause)
 }
 
 func (f *Faults) dropPostgres(ctx context.Context, rng *rand.Rand) error {

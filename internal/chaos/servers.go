@@ -96,10 +96,15 @@ func (s *server) stop() {
 	}
 }
 
-// restart stops the server, waits pause, and starts it again on its port
-// and data.
-func (s *server) restart(pause time.Duration) error {
-	s.stop()
+// restart stops the server (with SIGKILL when kill, as a crash), waits
+// pause, and starts it again on its port and data.
+func (s *server) restart(kill bool, pause time.Duration) error {
+	if kill {
+		s.cmd.Process.Kill()
+		<-s.done
+	} else {
+		s.stop()
+	}
 	time.Sleep(pause)
 	return s.start()
 }

@@ -4,8 +4,6 @@ package chaos
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -49,8 +47,8 @@ func TestCheckerCatchesTampering(t *testing.T) {
 		if !stopped {
 			c.Stop(context.Background())
 		}
-		for _, db := range c.Databases {
-			dropDatabase(t, pg, db)
+		if err := c.DropDatabases(context.Background()); err != nil {
+			t.Error(err)
 		}
 	})
 	h := &History{}
@@ -144,23 +142,5 @@ func tamper(t *testing.T, dbURL, sql string, args ...any) {
 	}
 	if _, err := conn.Exec(t.Context(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func dropDatabase(t *testing.T, adminURL, dbURL string) {
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	conn, err := pgx.Connect(context.Background(), adminURL)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer conn.Close(context.Background())
-	name := pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()
-	if _, err := conn.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-		t.Error(err)
 	}
 }
