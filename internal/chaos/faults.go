@@ -13,8 +13,8 @@ import (
 )
 
 // Faults injects one fault at a time, chosen by a seeded random schedule,
-// each healed before the next: a replica killed with SIGKILL and
-// restarted, the NATS server restarted (stopped or killed), a service's PostgreSQL connections
+// each healed before the next: a replica (or two of different services)
+// killed with SIGKILL and restarted, the NATS server restarted (stopped or killed), a service's PostgreSQL connections
 // dropped, latency on one of a service's dependencies, and a link between
 // services cut (new connections refused, open ones dropped). The payment
 // provider's faults are the sandbox's own (ClusterConfig.PaymentFaults),
@@ -33,8 +33,8 @@ type Faults struct {
 func (f *Faults) Run(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(f.Seed, 2<<32))
 	defer f.Cluster.Heal()
-	faults := []func(context.Context, *rand.Rand) error{f.kill, f.kill, f.restartNATS, f.dropPostgres,
-		f.slow, f.partition}
+	faults := []func(context.Context, *rand.Rand) error{f.kill, f.kill, f.killTwo, f.restartNATS,
+		f.dropPostgres, f.slow, f.partition}
 	for backoff.Sleep(ctx, time.Duration(500+rng.IntN(2000))*time.Millisecond) {
 		if err := f.restartAll(ctx); err != nil {
 			return err
@@ -61,6 +61,30 @@ func (f *Faults) kill(ctx context.Context, rng *rand.Rand) error {
 	}
 	hold(ctx, rng)
 	return f.restart(context.WithoutCancel(ctx), p)
+}
+
+// killTwo kills two replicas of different services at once (orders and
+// payments in the middle of a payment, say), and restarts both.
+func (f *Faults) killTwo(ctx context.Context, rng *rand.Rand) error {
+	ps := f.Cluster.Topology.Processes()
+	a := ps[rng.IntN(len(ps))]
+	b := ps[rng.IntN(len(ps))]
+	for b.Service == a.Service {
+		b = ps[rng.IntN(len(ps))]
+	}
+	f.Log("SIGKILL %s and %s", a.Name, b.Name)
+	for _, p := range []*local.Process{a, b} {
+		if err := p.Kill(); err != nil {
+			return err
+		}
+	}
+	hold(ctx, rng)
+	for _, p := range []*local.Process{a, b} {
+		if err := f.restart(context.WithoutCancel(ctx), p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *Faults) restart(ctx context.Context, p *local.Process) error {
