@@ -42,6 +42,8 @@ func main() {
 	flag.IntVar(&opts.Customers, "customers", 6, "customers at once")
 	flag.StringVar(&opts.PaymentFaults, "payment-faults", "fail=0.05,timeout=0.05,drop=0.1",
 		"the payment sandbox's faults (PAYMENTS_SANDBOX_FAULTS)")
+	flag.DurationVar(&opts.PaymentWindow, "payment-window", 20*time.Second,
+		"the orders' payment window: a short one makes payments race the cancellation of unpaid orders")
 	flag.BoolVar(&opts.Keep, "keep", false, "keep the run's databases")
 	flag.StringVar(&opts.Bin, "bin", "", "the services' binaries, built already (default: build them)")
 	flag.StringVar(&opts.Dir, "dir", "", "the run's directory: binaries, logs (default: a new temporary one)")

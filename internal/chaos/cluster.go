@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,6 +33,8 @@ type ClusterConfig struct {
 	Keep        bool
 	// PaymentFaults is the sandbox's PAYMENTS_SANDBOX_FAULTS.
 	PaymentFaults string
+	// PaymentWindow is EMPORIUM_PAYMENT_WINDOW; 20s when zero.
+	PaymentWindow time.Duration
 	// Progress receives the topology's lines; nil discards them.
 	Progress io.Writer
 }
@@ -95,11 +98,14 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 		u.Path = "/" + prefix + "_" + s.Name
 		c.Databases[s.Name] = u.String()
 	}
+	if cfg.PaymentWindow == 0 {
+		cfg.PaymentWindow = 20 * time.Second
+	}
 	env := append(os.Environ(), "EMPORIUM_ADMIN_EMAIL="+c.AdminEmail,
 		"EMPORIUM_ADMIN_PASSWORD="+c.AdminPassword, "LOG_LEVEL=info",
 		// An order not paid within the window is cancelled: the run's
 		// abandoned orders end within the checker's settle time.
-		"EMPORIUM_PAYMENT_WINDOW=20s",
+		"EMPORIUM_PAYMENT_WINDOW="+cfg.PaymentWindow.String(),
 		// A payment left without an answer is asked about soon.
 		"PAYMENTS_RECONCILE_INTERVAL=1s", "PAYMENTS_RECONCILE_AFTER=3s",
 		"PAYMENTS_SANDBOX_FAULTS="+cfg.PaymentFaults,

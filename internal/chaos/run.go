@@ -28,6 +28,9 @@ type Options struct {
 	Customers int
 	// PaymentFaults is the sandbox's PAYMENTS_SANDBOX_FAULTS.
 	PaymentFaults string
+	// PaymentWindow is the orders' EMPORIUM_PAYMENT_WINDOW (20s when zero):
+	// a short one makes payments race the cancellation of unpaid orders.
+	PaymentWindow time.Duration
 	// NoFaults runs the workload alone (the checker's own tests).
 	NoFaults bool
 	// Keep keeps the run's databases.
@@ -55,7 +58,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	say("seed %d: %s of faults and %d customers, then at most %s to settle", opts.Seed, opts.Duration,
 		opts.Customers, opts.Settle)
 	cluster, err := StartCluster(ctx, ClusterConfig{Dir: opts.Dir, Root: opts.Root, Bin: opts.Bin,
-		PostgresURL: opts.PostgresURL, Keep: opts.Keep, PaymentFaults: opts.PaymentFaults})
+		PostgresURL: opts.PostgresURL, Keep: opts.Keep, PaymentFaults: opts.PaymentFaults, PaymentWindow: opts.PaymentWindow})
 	if err != nil {
 		return nil, err
 	}
