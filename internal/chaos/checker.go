@@ -90,6 +90,36 @@ func Check(s Snapshot, placed map[string][]string) []Violation {
 	return out
 }
 
+// Summary counts what a snapshot holds, to show what the checker checked.
+func (s Snapshot) Summary() string {
+	statuses := map[string]int{}
+	for _, o := range s.Orders {
+		statuses[o.Status]++
+	}
+	var captured, refunded int64
+	captures := 0
+	for _, cs := range s.Charges {
+		for _, c := range cs {
+			if c.Received > 0 {
+				captures++
+			}
+			captured += c.Received
+			refunded += c.Refunded
+		}
+	}
+	emails := 0
+	for _, n := range s.Notified {
+		emails += n
+	}
+	var parts []string
+	for _, st := range sorted(statuses) {
+		parts = append(parts, fmt.Sprintf("%s %d", st, statuses[st]))
+	}
+	return fmt.Sprintf("%d orders (%s), %d captures of %d in all, %d refunded, %d confirmation emails, "+
+		"%d reservations, %d products", len(s.Orders), strings.Join(parts, ", "), captures, captured,
+		refunded, emails, len(s.Reservations), len(s.Stock))
+}
+
 type adder func(invariant, entities, format string, args ...any)
 
 // checkStock: no product has more reserved than on hand; its row is what

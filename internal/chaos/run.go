@@ -123,6 +123,7 @@ func settle(ctx context.Context, c *Cluster, h *History, timeout time.Duration,
 		}
 		violations := Check(snap, h.Placed())
 		if len(violations) == 0 || time.Now().After(deadline) {
+			say("checked %s", snap.Summary())
 			return violations, nil
 		}
 		if len(violations) != last {
