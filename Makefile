@@ -8,7 +8,7 @@ GO ?= go
 # module of their own, so that their dependencies stay out of the services'.
 CHECK := deploy/check
 
-.PHONY: run test check bench load build generate topology topology-down e2e
+.PHONY: run test check bench load build generate topology topology-down e2e chaos
 
 run:
 	$(GO) run ./cmd/emporium
@@ -21,6 +21,7 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./deploy/local/
+	$(GO) vet -tags chaos ./internal/chaos/
 	cd $(CHECK) && $(GO) vet ./...
 
 bench:
@@ -54,3 +55,23 @@ topology-down:
 # its own process (deploy/local/e2e_test.go).
 e2e:
 	$(GO) test -tags e2e -count=1 -timeout 15m -v -run TestEndToEnd ./deploy/local/
+
+# chaos runs the fault-injection suite (internal/chaos): the checker's own
+# test against a real cluster, then a few seeded runs of faults during a
+# checkout storm, each checked; the verdict is printed last. CHAOS_SEEDS and
+# CHAOS_DURATION choose the runs.
+CHAOS_SEEDS ?= 1 2 3
+CHAOS_DURATION ?= 40s
+CHAOS_DIR := tmp/chaos
+chaos:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(CHAOS_DIR)/bin/ $$(ls -d ./cmd/* | grep -v emporium)
+	$(GO) build -o $(CHAOS_DIR)/emporium-chaos ./cmd/emporium-chaos
+	EMPORIUM_CHAOS_BIN=$(abspath $(CHAOS_DIR)/bin) $(GO) test -tags chaos -count=1 -timeout 5m \
+		-run TestCheckerCatchesTampering ./internal/chaos/
+	@failed=""; for seed in $(CHAOS_SEEDS); do \
+		rm -rf $(CHAOS_DIR)/run-$$seed; \
+		$(CHAOS_DIR)/emporium-chaos -bin $(CHAOS_DIR)/bin -dir $(CHAOS_DIR)/run-$$seed \
+			-seed $$seed -duration $(CHAOS_DURATION) || failed="$$failed $$seed"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "chaos: FAIL (seeds$$failed; logs in $(CHAOS_DIR)/run-<seed>/logs)"; exit 1; fi; \
+	echo "chaos: PASS (seeds $(CHAOS_SEEDS), $(CHAOS_DURATION) of faults each)"

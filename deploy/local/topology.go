@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +73,13 @@ type Config struct {
 	AuthBurst int
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
+	// Route, when set, chooses where a service reaches each dependency: it
+	// is called with the service's name, the dependency ("postgres", "nats",
+	// "redis", or another service's name for its internal port) and the
+	// address the service would use (host:port), and returns the address to
+	// use instead. The fault-injection harness (internal/chaos) puts a proxy
+	// of its own there.
+	Route func(service, dependency, addr string) (string, error)
 }
 
 // Topology is a running topology.
@@ -261,6 +269,10 @@ func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Co
 		if err != nil {
 			return conf, err
 		}
+		routed, err := t.routes(s.Name, dbURL, conf.Internal)
+		if err != nil {
+			return conf, err
+		}
 		for i := 1; i <= s.Replicas; i++ {
 			p := &Process{Name: fmt.Sprintf("%s-%d", s.Name, i), Service: s.Name,
 				bin: filepath.Join(bin, s.Name)}
@@ -275,6 +287,8 @@ func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Co
 			p.pidFile = filepath.Join(pidDir(t.cfg.Dir), p.Name+".pid")
 			p.env = append(append(append([]string{}, env...), peers...), "DATABASE_URL="+dbURL,
 				"PUBLIC_ADDR="+p.PublicAddr, "INTERNAL_ADDR="+p.InternalAddr)
+			// Later entries win (os/exec keeps the last of a key).
+			p.env = append(p.env, routed...)
 			t.replicas[s.Name] = append(t.replicas[s.Name], p)
 			t.order = append(t.order, p)
 			conf.Servers[s.Name] = append(conf.Servers[s.Name], p.PublicAddr)
@@ -282,6 +296,37 @@ func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Co
 		}
 	}
 	return conf, nil
+}
+
+// routes is the environment that points a service at its dependencies
+// through cfg.Route: its database, NATS, Redis and the other services'
+// internal ports. Without Route, none.
+func (t *Topology) routes(service, dbURL string, internal map[string]string) ([]string, error) {
+	if t.cfg.Route == nil {
+		return nil, nil
+	}
+	urls := []struct{ key, dependency, url string }{
+		{"DATABASE_URL", "postgres", dbURL},
+		{"NATS_URL", "nats", t.cfg.NATSURL}, {"REDIS_URL", "redis", t.cfg.RedisURL},
+	}
+	for _, s := range t.cfg.Services {
+		if s.Name != service {
+			urls = append(urls, struct{ key, dependency, url string }{s.EnvPrefix() + "_INTERNAL_URL",
+				s.Name, "http://" + internal[s.Name]})
+		}
+	}
+	var env []string
+	for _, u := range urls {
+		parsed, err := url.Parse(u.url)
+		if err != nil {
+			return nil, fmt.Errorf("route %s of %s: %w", u.key, service, err)
+		}
+		if parsed.Host, err = t.cfg.Route(service, u.dependency, parsed.Host); err != nil {
+			return nil, fmt.Errorf("route %s of %s: %w", u.key, service, err)
+		}
+		env = append(env, u.key+"="+parsed.String())
+	}
+	return env, nil
 }
 
 // startNginx writes the configuration and runs Nginx in the foreground as

@@ -48,6 +48,9 @@ type sandbox struct {
 	// for (a webhook that never came).
 	settleLater bool
 	drop        func(stripe.Event) bool
+	// faults are injected faults (PAYMENTS_SANDBOX_FAULTS), for
+	// fault-injection tests.
+	faults SandboxFaults
 }
 
 // sandboxIntent is a PaymentIntent as the sandbox keeps it.
@@ -194,6 +197,9 @@ func (s *sandbox) ParseWebhook(payload []byte, signature string) (stripe.Event, 
 // one transaction, and then the events are sent.
 func (s *sandbox) call(ctx context.Context, key, request, intentID string,
 	change func(*sandboxIntent) (*sandboxIntent, []string, error)) (Intent, error) {
+	if strikes(s.faults.Fail) {
+		return Intent{}, fmt.Errorf("sandbox: injected failure: %w", ErrUnavailable)
+	}
 	var pi *sandboxIntent
 	var events []string
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
@@ -221,6 +227,10 @@ func (s *sandbox) call(ctx context.Context, key, request, intentID string,
 	}
 	for _, typ := range events {
 		s.send(ctx, typ, pi)
+	}
+	if strikes(s.faults.Timeout) {
+		return Intent{}, fmt.Errorf("sandbox: injected timeout after the call was carried out: %w",
+			ErrUnavailable)
 	}
 	return s.intent(pi)
 }
@@ -252,7 +262,7 @@ func (s *sandbox) send(ctx context.Context, typ string, pi *sandboxIntent) {
 		s.log.ErrorContext(ctx, "sandbox: cannot build an event", slog.String("error", err.Error()))
 		return
 	}
-	if s.drop != nil && s.drop(ev) {
+	if (s.drop != nil && s.drop(ev)) || strikes(s.faults.Drop) {
 		return
 	}
 	if s.deliver == nil {

@@ -32,6 +32,9 @@ type Config struct {
 	StripeAPIBase       string        `env:"STRIPE_API_BASE"`
 	ReconcileInterval   time.Duration `env:"PAYMENTS_RECONCILE_INTERVAL" default:"30s"`
 	ReconcileAfter      time.Duration `env:"PAYMENTS_RECONCILE_AFTER" default:"3m"`
+	// SandboxFaults makes the sandbox fail on purpose, for fault-injection
+	// tests only (ParseSandboxFaults); empty, the default, is no faults.
+	SandboxFaults string `env:"PAYMENTS_SANDBOX_FAULTS"`
 
 	now     func() time.Time // tests set the clock; time.Now when nil
 	sandbox func(*sandbox)   // tests adjust the sandbox
@@ -55,6 +58,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileAfter < 0 {
 		problems = append(problems, errors.New("PAYMENTS_RECONCILE_AFTER must not be negative"))
+	}
+	if _, err := ParseSandboxFaults(c.SandboxFaults); err != nil {
+		problems = append(problems, err)
+	}
+	if c.SandboxFaults != "" && c.StripeSecretKey != "" {
+		problems = append(problems, errors.New("PAYMENTS_SANDBOX_FAULTS is for the sandbox; unset it with Stripe"))
 	}
 	return errors.Join(problems...)
 }
@@ -95,8 +104,13 @@ func New(db *sqldb.DB, cfg Config, log *slog.Logger) *Service {
 	if cfg.StripeSecretKey != "" {
 		s.provider = newStripe(cfg.StripeSecretKey, cfg.StripeWebhookSecret, cfg.StripeAPIBase, now)
 	} else {
+		faults, _ := ParseSandboxFaults(cfg.SandboxFaults) // Validate refused a bad one
+		if faults != (SandboxFaults{}) {
+			log.Warn("the payment sandbox injects faults (PAYMENTS_SANDBOX_FAULTS): for tests only",
+				slog.String("faults", cfg.SandboxFaults))
+		}
 		sb := &sandbox{db: db, webhookSecret: cfg.StripeWebhookSecret, now: now, log: log,
-			deliver: s.HandleEvent}
+			deliver: s.HandleEvent, faults: faults}
 		if cfg.sandbox != nil {
 			cfg.sandbox(sb)
 		}
