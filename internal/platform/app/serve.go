@@ -29,6 +29,7 @@ type served struct {
 	name    string
 	deps    Deps
 	svc     *Service
+	public  http.Handler // the public routes behind the whole middleware chain
 	server  *web.Server
 	health  *web.Health
 	workers []Worker
@@ -59,11 +60,12 @@ func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer p
 		{Name: "database", Run: d.DB.Ping},
 		{Name: "bus", Run: d.Bus.Ready},
 	}, svc.Checks...)}
+	s.public = s.publicHandler()
 	s.server = web.NewServer(web.ServerConfig{
 		Name:             d.Name,
 		PublicListener:   ln.Public,
 		InternalListener: ln.Internal,
-		Public:           s.publicHandler(),
+		Public:           s.public,
 		Internal:         s.internalHandler(gatherer),
 		Logger:           d.Logger,
 		ShutdownTimeout:  shutdownTimeout,
