@@ -117,7 +117,7 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", u.Name, err)
 		}
-		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout, Streams{})
+		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.Observability, Streams{})
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 	probes.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	probes.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": "gateway"}, registry)
-	stack := web.StackConfig{Logger: rt.log, Registerer: reg,
+	stack := web.StackConfig{Logger: rt.log, Registerer: reg, AccessReads: rt.cfg.AccessReads,
 		Propagator: propagation.TraceContext{}} // the internet's baggage stops here
 	rt.gateway = gateway.NewFront(gateway.Config{Routes: routes, Probes: probes, Logger: rt.log,
 		Wrap: func(h http.Handler) http.Handler { return web.Stack(h, stack) }})

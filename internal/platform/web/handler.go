@@ -42,25 +42,29 @@ func WithLogger(ctx context.Context, logger *slog.Logger) context.Context {
 // Logger returns the request's logger (with its request and trace ids), or the
 // default logger outside a request.
 func Logger(ctx context.Context) *slog.Logger {
-	switch l := ctx.Value(loggerKey{}).(type) {
-	case *slog.Logger:
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
 		return l
-	case *lazyLogger:
-		return l.get()
+	}
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok && info.log.base != nil {
+		return info.log.get()
 	}
 	return slog.Default()
 }
 
 // lazyLogger is a request's logger, built on first use: most requests never
-// log anything but their access line, which needs no derived logger.
+// log anything but their access line, which needs no derived logger. It
+// lives in the request's requestInfo, so that making it allocates nothing.
 type lazyLogger struct {
 	once   sync.Once
 	base   *slog.Logger
-	attrs  []slog.Attr
+	attrs  [2]slog.Attr // request_id, trace_id
+	n      int
 	logger *slog.Logger
 }
 
+func (l *lazyLogger) ids() []slog.Attr { return l.attrs[:l.n] }
+
 func (l *lazyLogger) get() *slog.Logger {
-	l.once.Do(func() { l.logger = slog.New(l.base.Handler().WithAttrs(l.attrs)) })
+	l.once.Do(func() { l.logger = slog.New(l.base.Handler().WithAttrs(l.ids())) })
 	return l.logger
 }
