@@ -73,7 +73,8 @@ func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer p
 		ShutdownTimeout:  obs.ShutdownTimeout,
 	})
 	if svc.Stream != nil {
-		relay := outbox.NewRelay(d.DB, d.Bus, outbox.RelayConfig{Logger: d.Logger, Registerer: d.Registry})
+		relay := outbox.NewRelay(d.DB, d.Bus, outbox.RelayConfig{Logger: d.Logger, Registerer: d.Registry,
+			Subjects: svc.Stream.Subjects})
 		s.workers = append(s.workers, Worker{Name: "outbox-relay", Run: relay.Run})
 	}
 	if len(svc.Consumers) > 0 {

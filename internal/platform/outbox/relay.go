@@ -51,6 +51,11 @@ type RelayConfig struct {
 	RoundTimeout time.Duration
 	Logger       *slog.Logger // nil logs to slog.Default()
 	Registerer   prometheus.Registerer
+	// Subjects are the subjects (NATS patterns, "orders.>") of the events
+	// this relay publishes: a commit in this process that adds one wakes the
+	// relay before its next poll. None means every commit that adds an
+	// event wakes it.
+	Subjects []string
 }
 
 // Relay moves events from the outbox table to the bus. Its only state is the
@@ -99,6 +104,9 @@ type Relay struct {
 	// settingsReads counts the reads, for tests.
 	settings      sessionLimits
 	settingsReads int
+	// wake is signalled when an event on one of the relay's subjects was
+	// committed in this process (see wakeFor).
+	wake chan struct{}
 }
 
 // relayLockKey is the advisory lock of the relay ("outbox" in ASCII). Advisory
@@ -128,7 +136,7 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 	if cfg.RoundTimeout <= 0 {
 		cfg.RoundTimeout = time.Minute
 	}
-	return &Relay{db: db, pub: pub, cfg: cfg,
+	return &Relay{db: db, pub: pub, cfg: cfg, wake: make(chan struct{}, 1),
 		log: observability.OrDefault(cfg.Logger).With("component", "outbox-relay"),
 		m:   newMetrics(cfg.Registerer),
 		// Doubles from PollInterval up to MaxBackoff, 20% jitter below that.
@@ -139,6 +147,7 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 // down it backs off, logging a warning, and resumes in order when it returns.
 // It parks an event the bus can never take, logging an error, and goes on.
 func (r *Relay) Run(ctx context.Context) error {
+	defer r.listen()()
 	failures := 0
 	nextCleanup := time.Now()
 	for {
@@ -172,10 +181,24 @@ func (r *Relay) Run(ctx context.Context) error {
 		if more {
 			continue
 		}
-		if !backoff.Sleep(ctx, r.cfg.PollInterval) {
+		if !r.sleep(ctx) {
 			return nil
 		}
 	}
+}
+
+// sleep waits for the poll interval, or less when an event is committed in
+// this process; it reports false when ctx ended first.
+func (r *Relay) sleep(ctx context.Context) bool {
+	t := time.NewTimer(r.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.wake:
+	}
+	return true
 }
 
 // round publishes one batch, or as much of it as the round's time allows, and
