@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -53,6 +54,7 @@ func Observe(ctx context.Context, name string, o Observability) (*slog.Logger, f
 	out := observability.NewBufferedWriter(os.Stderr, 0)
 	log := observability.NewLogger(out, o.LogLevel)
 	slog.SetDefault(log)
+	logOutput.Store(out)
 	shutdown, err := observability.SetupTracing(ctx, observability.TracingConfig{
 		ServiceName: name, OTLPEndpoint: o.OTLPEndpoint, Logger: log,
 	})
@@ -64,6 +66,10 @@ func Observe(ctx context.Context, name string, o Observability) (*slog.Logger, f
 		return errors.Join(shutdown(ctx), out.Close())
 	}, nil
 }
+
+// logOutput is the buffer behind slog.Default() once Observe made it, for
+// SignalContext to flush before it exits the process.
+var logOutput atomic.Pointer[observability.BufferedWriter]
 
 // RunService runs one unit as its own process, configured by b.
 func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
