@@ -199,3 +199,47 @@ func BenchmarkGatewayInProcess(b *testing.B) {
 		g.ServeHTTP(w, req)
 	}
 }
+
+// TestGatewayInProcessStack: a service served in process answers what the
+// front door answered for it when it proxied — its own middleware does: a
+// request past its deadline is 503 unavailable with Retry-After, a panic a
+// 500 problem, each with the request id.
+func TestGatewayInProcessStack(t *testing.T) {
+	svc := web.NewRouter()
+	svc.HandleFunc("GET /api/v1/slow/x", func(w http.ResponseWriter, r *http.Request) error {
+		<-r.Context().Done()
+		return r.Context().Err()
+	})
+	svc.HandleFunc("GET /api/v1/slow/panic", func(w http.ResponseWriter, r *http.Request) error {
+		panic("bug")
+	})
+	quiet := slog.New(slog.DiscardHandler)
+	handler := web.Stack(svc, web.StackConfig{Logger: quiet, RequestTimeout: 50 * time.Millisecond})
+	front := httptest.NewServer(NewFront(Config{Routes: []Route{{Path: "/api/v1/slow/", Handler: handler}},
+		Probes: http.NotFoundHandler(), Logger: quiet}))
+	defer front.Close()
+	tests := []struct {
+		path       string
+		status     int
+		code       string
+		retryAfter bool
+	}{
+		{"/api/v1/slow/x", http.StatusServiceUnavailable, "unavailable", true},
+		{"/api/v1/slow/panic", http.StatusInternalServerError, "internal", false},
+	}
+	for _, tt := range tests {
+		res, err := http.Get(front.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p web.Problem
+		err = json.NewDecoder(res.Body).Decode(&p)
+		res.Body.Close()
+		if err != nil || res.StatusCode != tt.status || p.Code != tt.code ||
+			(res.Header.Get("Retry-After") != "") != tt.retryAfter || res.Header.Get("X-Request-ID") == "" {
+			t.Errorf("%s: %d %q (%v), Retry-After %q, X-Request-ID %q; want %d %s, Retry-After %v, an id",
+				tt.path, res.StatusCode, p.Code, err, res.Header.Get("Retry-After"),
+				res.Header.Get("X-Request-ID"), tt.status, tt.code, tt.retryAfter)
+		}
+	}
+}
