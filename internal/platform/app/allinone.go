@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -118,14 +117,16 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", u.Name, err)
 		}
-		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.ShutdownTimeout, Streams{})
+		s, err := prepare(ctx, d, svc, lns[i], registry, cfg.Observability, Streams{})
 		if err != nil {
 			return nil, err
 		}
 		rt.services = append(rt.services, s)
-		target := &url.URL{Scheme: "http", Host: lns[i].Public.Addr().String()}
+		// The front door hands the service's requests to its public handler in
+		// this process; its public listener serves the same handler to
+		// whoever calls it there (the verifier reads identity's JWKS from it).
 		for _, p := range svc.Paths {
-			routes = append(routes, gateway.Route{Path: p, Target: target})
+			routes = append(routes, gateway.Route{Path: p, Handler: s.public})
 			rt.routes[p] = u.Name
 		}
 	}
@@ -141,8 +142,11 @@ func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Lo
 	return rt, nil
 }
 
-// frontDoor is the one public port: the gateway behind the middleware stack,
-// and an internal port with metrics and the probes for the whole process.
+// frontDoor is the one public port, and an internal port with metrics and
+// the probes for the whole process. The gateway hands each routed request to
+// its service's public handler, whose middleware runs once and names the
+// service; the front door's own middleware runs only around what it answers
+// itself (probes, unrouted paths, refused bodies), under service "gateway".
 func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheus.Registry) *web.Server {
 	// Each service's readiness covers its database and its connection to NATS.
 	var checks []web.Check
@@ -155,15 +159,16 @@ func (rt *AllInOneRuntime) frontDoor(routes []gateway.Route, registry *prometheu
 	probes.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	probes.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": "gateway"}, registry)
-	rt.gateway = gateway.New(routes, probes, rt.log)
-	public := web.Stack(rt.gateway, web.StackConfig{Logger: rt.log, Registerer: reg,
-		Propagator: propagation.TraceContext{}}) // the internet's baggage stops here
+	stack := web.StackConfig{Logger: rt.log, Registerer: reg, AccessReads: rt.cfg.AccessReads,
+		Propagator: propagation.TraceContext{}} // the internet's baggage stops here
+	rt.gateway = gateway.NewFront(gateway.Config{Routes: routes, Probes: probes, Logger: rt.log,
+		Wrap: func(h http.Handler) http.Handler { return web.Stack(h, stack) }})
 	internal := web.NewRouter()
 	internal.Handle("GET /livez", http.HandlerFunc(health.Livez))
 	internal.Handle("GET /readyz", http.HandlerFunc(health.Readyz))
 	internal.Handle("GET /metrics", web.MetricsHandler(registry))
 	return web.NewServer(web.ServerConfig{Name: "front-door", PublicAddr: rt.cfg.Addr,
-		InternalAddr: rt.cfg.InternalAddr, Public: public, Internal: internal, Logger: rt.log,
+		InternalAddr: rt.cfg.InternalAddr, Public: rt.gateway, Internal: internal, Logger: rt.log,
 		ShutdownTimeout: rt.cfg.ShutdownTimeout})
 }
 

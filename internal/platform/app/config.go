@@ -10,6 +10,7 @@ import (
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/web"
 )
 
 // Base is the configuration every service's own command reads (config.Load).
@@ -117,6 +118,9 @@ type Observability struct {
 	LogLevel        slog.Level    `env:"LOG_LEVEL" default:"info"`
 	OTLPEndpoint    string        `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"15s"`
+	// AccessReads thins out the access lines of successful reads: all,
+	// sample (one line in web.SampleRate) or none.
+	AccessReads web.AccessReads `env:"LOG_ACCESS_READS" default:"all"`
 }
 
 // Validate checks what the types alone cannot.

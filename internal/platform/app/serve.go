@@ -29,6 +29,7 @@ type served struct {
 	name    string
 	deps    Deps
 	svc     *Service
+	public  http.Handler // the public routes behind the whole middleware chain
 	server  *web.Server
 	health  *web.Health
 	workers []Worker
@@ -36,12 +37,14 @@ type served struct {
 	// context ends (SHUTDOWN_DRAIN); zero in the all-in-one, where the front
 	// door drains for every service.
 	drain time.Duration
+	// accessReads thins out the public access lines of successful reads.
+	accessReads web.AccessReads
 }
 
 // prepare makes the service's streams, with the operator's explicit stream
 // settings, and its HTTP server; nothing runs yet.
 func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer prometheus.Gatherer,
-	shutdownTimeout time.Duration, streams Streams) (*served, error) {
+	obs Observability, streams Streams) (*served, error) {
 	if svc.Stream != nil {
 		cfg := *svc.Stream
 		cfg.Override = streams.limits()
@@ -54,22 +57,24 @@ func prepare(ctx context.Context, d Deps, svc *Service, ln Listeners, gatherer p
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
 	}
-	s := &served{name: d.Name, deps: d, svc: svc}
+	s := &served{name: d.Name, deps: d, svc: svc, accessReads: obs.AccessReads}
 	s.health = &web.Health{Checks: append([]web.Check{
 		{Name: "database", Run: d.DB.Ping},
 		{Name: "bus", Run: d.Bus.Ready},
 	}, svc.Checks...)}
+	s.public = s.publicHandler()
 	s.server = web.NewServer(web.ServerConfig{
 		Name:             d.Name,
 		PublicListener:   ln.Public,
 		InternalListener: ln.Internal,
-		Public:           s.publicHandler(),
+		Public:           s.public,
 		Internal:         s.internalHandler(gatherer),
 		Logger:           d.Logger,
-		ShutdownTimeout:  shutdownTimeout,
+		ShutdownTimeout:  obs.ShutdownTimeout,
 	})
 	if svc.Stream != nil {
-		relay := outbox.NewRelay(d.DB, d.Bus, outbox.RelayConfig{Logger: d.Logger, Registerer: d.Registry})
+		relay := outbox.NewRelay(d.DB, d.Bus, outbox.RelayConfig{Logger: d.Logger, Registerer: d.Registry,
+			Subjects: svc.Stream.Subjects})
 		s.workers = append(s.workers, Worker{Name: "outbox-relay", Run: relay.Run})
 	}
 	if len(svc.Consumers) > 0 {
@@ -94,7 +99,7 @@ func (s *served) publicHandler() http.Handler {
 	// Public callers may continue a trace but not attach baggage that would
 	// travel on every internal call and outbox row.
 	return web.Stack(mux, web.StackConfig{Logger: s.deps.Logger, Registerer: s.deps.Registry,
-		Propagator: propagation.TraceContext{}})
+		Propagator: propagation.TraceContext{}, AccessReads: s.accessReads})
 }
 
 // internalHandler serves the probes and metrics, and the service's internal

@@ -82,6 +82,9 @@ func SignalContext(parent context.Context) (_ context.Context, stop context.Canc
 		select {
 		case sig := <-sigs:
 			slog.Default().Warn("second signal, exiting now", slog.String("signal", sig.String()))
+			if out := logOutput.Load(); out != nil {
+				_ = out.Flush() // os.Exit runs no deferred flush
+			}
 			os.Exit(1)
 		case <-done:
 		}

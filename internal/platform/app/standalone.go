@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,20 +45,31 @@ func Main(ctx context.Context, cfg interface{ base() *Base }, unit func() Unit) 
 
 func (b *Base) base() *Base { return b }
 
-// Observe sets up what every process has: JSON logs on stderr, also as
+// Observe sets up what every process has: JSON logs on stderr, buffered and
+// written out every observability.DefaultFlushInterval, also as
 // slog.Default() (for what logs before or without a logger of its own, such
-// as SignalContext), and tracing. The returned function flushes the traces.
+// as SignalContext), and tracing. The returned function flushes the traces,
+// then the logs.
 func Observe(ctx context.Context, name string, o Observability) (*slog.Logger, func(context.Context) error, error) {
-	log := observability.NewLogger(os.Stderr, o.LogLevel)
+	out := observability.NewBufferedWriter(os.Stderr, 0)
+	log := observability.NewLogger(out, o.LogLevel)
 	slog.SetDefault(log)
+	logOutput.Store(out)
 	shutdown, err := observability.SetupTracing(ctx, observability.TracingConfig{
 		ServiceName: name, OTLPEndpoint: o.OTLPEndpoint, Logger: log,
 	})
 	if err != nil {
+		out.Close()
 		return nil, nil, fmt.Errorf("tracing: %w", err)
 	}
-	return log, shutdown, nil
+	return log, func(ctx context.Context) error {
+		return errors.Join(shutdown(ctx), out.Close())
+	}, nil
 }
+
+// logOutput is the buffer behind slog.Default() once Observe made it, for
+// SignalContext to flush before it exits the process.
+var logOutput atomic.Pointer[observability.BufferedWriter]
 
 // RunService runs one unit as its own process, configured by b.
 func RunService(ctx context.Context, u Unit, b Base, log *slog.Logger) error {
@@ -109,7 +122,7 @@ func ServeService(ctx context.Context, u Unit, b Base, ln Listeners, log *slog.L
 		closeListeners()
 		return fmt.Errorf("build %s: %w", u.Name, err)
 	}
-	s, err := prepare(ctx, d, svc, ln, registry, b.ShutdownTimeout, b.Streams)
+	s, err := prepare(ctx, d, svc, ln, registry, b.Observability, b.Streams)
 	if err != nil {
 		closeListeners()
 		return err

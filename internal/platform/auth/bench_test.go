@@ -2,9 +2,17 @@ package auth_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"emporium/internal/platform/auth"
 	"emporium/internal/platform/auth/authtest"
+	"emporium/internal/platform/web"
 )
 
 // BenchmarkVerify measures token verifications with the JWKS cached.
@@ -35,4 +43,29 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkAuthenticatedRequest is a request with a bearer token through
+// the middleware stack and Authenticate, to a handler that reads the
+// caller: what verification and the per-user logger cost a request.
+func BenchmarkAuthenticatedRequest(b *testing.B) {
+	iss := authtest.NewIssuer(b)
+	v := iss.Verifier(b)
+	tok := iss.Token("user-1", "customer")
+	router := web.NewRouter()
+	router.HandleFunc("GET /api/v1/cart", auth.RequireUser(func(w http.ResponseWriter, r *http.Request) error {
+		return web.NoContent(w)
+	}))
+	h := web.Stack(auth.Authenticate(v)(router), web.StackConfig{
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry()})
+	req := httptest.NewRequest("GET", "/api/v1/cart", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNoContent {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
 }

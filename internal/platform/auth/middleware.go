@@ -43,7 +43,7 @@ func Authenticate(v *Verifier) func(http.Handler) http.Handler {
 				return
 			}
 			ctx := WithCaller(r.Context(), c)
-			ctx = web.WithLogger(ctx, web.Logger(ctx).With(slog.String("user_id", c.UserID)))
+			ctx = web.WithLogAttr(ctx, slog.String("user_id", c.UserID))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

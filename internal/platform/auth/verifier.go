@@ -53,6 +53,11 @@ type VerifierConfig struct {
 	Revocations Revocations
 	// Logger receives fetch failures (default slog.Default()).
 	Logger *slog.Logger
+	// TokenCacheSize bounds how many verified tokens are remembered until
+	// they expire, so that a token sent again is not parsed and checked
+	// again (default DefaultTokenCacheSize; negative: none). The revocation
+	// check runs on every request all the same.
+	TokenCacheSize int
 }
 
 // Verifier checks access tokens against the identity service's JWKS, which it
@@ -64,6 +69,7 @@ type Verifier struct {
 	now            func() time.Time
 	failureBackoff time.Duration
 	expected       jwt.Expected
+	tokens         *tokenCache // nil when TokenCacheSize is negative
 
 	keys atomic.Pointer[keySet]
 
@@ -101,7 +107,15 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.MinRefreshGap = DefaultMinRefreshGap
 	}
 	cfg.Logger = observability.OrDefault(cfg.Logger)
+	var tokens *tokenCache
+	switch {
+	case cfg.TokenCacheSize == 0:
+		tokens = newTokenCache(DefaultTokenCacheSize)
+	case cfg.TokenCacheSize > 0:
+		tokens = newTokenCache(cfg.TokenCacheSize)
+	}
 	return &Verifier{
+		tokens:         tokens,
 		cfg:            cfg,
 		log:            cfg.Logger,
 		now:            time.Now,
@@ -140,41 +154,86 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Caller, error) {
 	if len(raw) > maxTokenBytes || strings.Count(raw, ".") != 2 {
 		return Caller{}, ErrInvalidToken
 	}
-	tok, err := jwt.ParseSigned(raw, allowedAlgs)
-	if err != nil {
-		return Caller{}, invalid(err)
+	if v.tokens == nil {
+		c, _, err := v.parse(ctx, raw)
+		return c, err
 	}
-	if len(tok.Headers) != 1 {
-		return Caller{}, ErrInvalidToken
+	key := tokenKey(raw)
+	if t, ok := v.tokens.get(key, v.now()); ok {
+		return v.cached(ctx, t)
 	}
-	h := tok.Headers[0]
-	if h.Algorithm != string(jose.EdDSA) || h.KeyID == "" {
-		return Caller{}, ErrInvalidToken
-	}
-	key, err := v.key(ctx, h.KeyID)
+	c, kid, err := v.parse(ctx, raw)
 	if err != nil {
 		return Caller{}, err
 	}
+	v.tokens.put(key, cachedToken{caller: c, kid: kid, until: c.ExpiresAt.Add(v.cfg.Leeway)}, v.now())
+	return c, nil
+}
+
+// cached checks again what may have changed since t was verified: its
+// signing key must still be published (the keys are refreshed as often as
+// when every token is parsed) and its user's tokens not revoked.
+func (v *Verifier) cached(ctx context.Context, t cachedToken) (Caller, error) {
+	set := v.keys.Load()
+	if set == nil || set.keys[t.kid] == nil {
+		return Caller{}, invalid(errUnknownKey)
+	}
+	if v.now().Sub(set.fetchedAt) >= v.cfg.RefreshInterval {
+		v.startFetch(ctx, fetchStale)
+	}
+	if err := v.checkRevoked(t.caller.UserID, t.caller.IssuedAt); err != nil {
+		return Caller{}, err
+	}
+	return t.caller, nil
+}
+
+// checkRevoked refuses a token of userID issued at iat when the user's
+// tokens were revoked after that.
+func (v *Verifier) checkRevoked(userID string, iat time.Time) error {
+	if v.cfg.Revocations != nil {
+		nb := v.cfg.Revocations.NotBefore(userID)
+		if !nb.IsZero() && iat.Before(nb.Truncate(time.Second)) {
+			return ErrTokenRevoked
+		}
+	}
+	return nil
+}
+
+// parse verifies raw in full, and returns its caller and the kid of the key
+// that signed it.
+func (v *Verifier) parse(ctx context.Context, raw string) (Caller, string, error) {
+	tok, err := jwt.ParseSigned(raw, allowedAlgs)
+	if err != nil {
+		return Caller{}, "", invalid(err)
+	}
+	if len(tok.Headers) != 1 {
+		return Caller{}, "", ErrInvalidToken
+	}
+	h := tok.Headers[0]
+	if h.Algorithm != string(jose.EdDSA) || h.KeyID == "" {
+		return Caller{}, "", ErrInvalidToken
+	}
+	key, err := v.key(ctx, h.KeyID)
+	if err != nil {
+		return Caller{}, "", err
+	}
 	var cl claims
 	if err := tok.Claims(key, &cl); err != nil {
-		return Caller{}, invalid(err)
+		return Caller{}, "", invalid(err)
 	}
 	now := v.now()
 	if cl.Expiry == nil || cl.IssuedAt == nil || cl.Subject == "" {
-		return Caller{}, ErrInvalidToken
+		return Caller{}, "", ErrInvalidToken
 	}
 	if err := cl.ValidateWithLeeway(v.expected.WithTime(now), v.cfg.Leeway); err != nil {
 		if errors.Is(err, jwt.ErrExpired) {
-			return Caller{}, ErrTokenExpired
+			return Caller{}, "", ErrTokenExpired
 		}
-		return Caller{}, invalid(err)
+		return Caller{}, "", invalid(err)
 	}
 	iat := cl.IssuedAt.Time()
-	if v.cfg.Revocations != nil {
-		nb := v.cfg.Revocations.NotBefore(cl.Subject)
-		if !nb.IsZero() && iat.Before(nb.Truncate(time.Second)) {
-			return Caller{}, ErrTokenRevoked
-		}
+	if err := v.checkRevoked(cl.Subject, iat); err != nil {
+		return Caller{}, "", err
 	}
 	return Caller{
 		UserID:    cl.Subject,
@@ -182,7 +241,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Caller, error) {
 		TokenID:   cl.ID,
 		IssuedAt:  iat,
 		ExpiresAt: cl.Expiry.Time(),
-	}, nil
+	}, h.KeyID, nil
 }
 
 // invalid wraps a verification failure's cause under ErrInvalidToken, so logs

@@ -122,3 +122,124 @@ func TestGatewayClientGone(t *testing.T) {
 		t.Errorf("status %d, body %q; want %d and no body", rec.Code, rec.Body, web.StatusClientClosed)
 	}
 }
+
+// TestGatewayInProcess: a route served in process reaches its handler as it
+// is, outside the front door's own middleware, which wraps only what the
+// front door answers itself; the longest pattern wins whichever kind it is.
+func TestGatewayInProcess(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "proxied")
+	}))
+	defer upstream.Close()
+	target, _ := url.Parse(upstream.URL)
+	local := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+	}
+	wrapped := 0
+	g := NewFront(Config{
+		Routes: []Route{
+			{Path: "/api/v1/users/", Handler: local("identity")},
+			{Path: "/api/v1/users/me/notifications", Handler: local("notifications")},
+			{Path: "/api/v1/users/me/elsewhere", Target: target},
+		},
+		Probes: local("probe"),
+		Logger: slog.New(slog.DiscardHandler),
+		Wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				wrapped++
+				h.ServeHTTP(w, r)
+			})
+		},
+	})
+	tests := []struct {
+		name, method, path string
+		length             int64
+		status             int
+		body               string // a substring
+		wrapped            bool
+	}{
+		{"in process", "GET", "/api/v1/users/me", 0, 200, "identity", false},
+		{"the longer in-process pattern", "GET", "/api/v1/users/me/notifications", 0, 200, "notifications", false},
+		{"the longer proxied pattern", "GET", "/api/v1/users/me/elsewhere", 0, 200, "proxied", true},
+		{"probes", "GET", "/readyz", 0, 200, "probe", true},
+		{"unrouted", "GET", "/api/v1/nothing", 0, 404, `"code":"not_found"`, true},
+		{"too large", "POST", "/api/v1/users/me", web.MaxBodyBytes + 1, 413, `"code":"body_too_large"`, true},
+		{"a path to clean", "GET", "/api/v1/users/./me", 0, 307, "/api/v1/users/me", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wrapped = 0
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(""))
+			req.ContentLength = tt.length
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, req)
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.body) {
+				t.Errorf("%s: %d %q, want %d containing %q", tt.path, rec.Code, rec.Body, tt.status, tt.body)
+			}
+			if got := wrapped == 1; got != tt.wrapped || wrapped > 1 {
+				t.Errorf("%s: the front door's middleware ran %d times; want wrapped %v, once at most",
+					tt.path, wrapped, tt.wrapped)
+			}
+		})
+	}
+}
+
+// BenchmarkGatewayInProcess is the front door's cost of handing a request
+// to a service in the same process.
+func BenchmarkGatewayInProcess(b *testing.B) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	g := NewFront(Config{Routes: []Route{
+		{Path: "/api/v1/products", Handler: ok}, {Path: "/api/v1/products/", Handler: ok},
+		{Path: "/api/v1/cart/", Handler: ok}, {Path: "/api/v1/users/", Handler: ok},
+	}, Probes: ok})
+	req := httptest.NewRequest("GET", "/api/v1/products/0192f0aa-1111-7000-8000-000000000001", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		g.ServeHTTP(w, req)
+	}
+}
+
+// TestGatewayInProcessStack: a service served in process answers what the
+// front door answered for it when it proxied — its own middleware does: a
+// request past its deadline is 503 unavailable with Retry-After, a panic a
+// 500 problem, each with the request id.
+func TestGatewayInProcessStack(t *testing.T) {
+	svc := web.NewRouter()
+	svc.HandleFunc("GET /api/v1/slow/x", func(w http.ResponseWriter, r *http.Request) error {
+		<-r.Context().Done()
+		return r.Context().Err()
+	})
+	svc.HandleFunc("GET /api/v1/slow/panic", func(w http.ResponseWriter, r *http.Request) error {
+		panic("bug")
+	})
+	quiet := slog.New(slog.DiscardHandler)
+	handler := web.Stack(svc, web.StackConfig{Logger: quiet, RequestTimeout: 50 * time.Millisecond})
+	front := httptest.NewServer(NewFront(Config{Routes: []Route{{Path: "/api/v1/slow/", Handler: handler}},
+		Probes: http.NotFoundHandler(), Logger: quiet}))
+	defer front.Close()
+	tests := []struct {
+		path       string
+		status     int
+		code       string
+		retryAfter bool
+	}{
+		{"/api/v1/slow/x", http.StatusServiceUnavailable, "unavailable", true},
+		{"/api/v1/slow/panic", http.StatusInternalServerError, "internal", false},
+	}
+	for _, tt := range tests {
+		res, err := http.Get(front.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p web.Problem
+		err = json.NewDecoder(res.Body).Decode(&p)
+		res.Body.Close()
+		if err != nil || res.StatusCode != tt.status || p.Code != tt.code ||
+			(res.Header.Get("Retry-After") != "") != tt.retryAfter || res.Header.Get("X-Request-ID") == "" {
+			t.Errorf("%s: %d %q (%v), Retry-After %q, X-Request-ID %q; want %d %s, Retry-After %v, an id",
+				tt.path, res.StatusCode, p.Code, err, res.Header.Get("Retry-After"),
+				res.Header.Get("X-Request-ID"), tt.status, tt.code, tt.retryAfter)
+		}
+	}
+}

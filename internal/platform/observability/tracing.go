@@ -21,7 +21,8 @@ type TracingConfig struct {
 	ServiceName, Version string
 	// OTLPEndpoint is OTEL_EXPORTER_OTLP_ENDPOINT's value: the base URL of an
 	// OTLP/HTTP receiver ("http://otel-collector:4318"); spans go to its
-	// /v1/traces. Empty means spans are created but not exported.
+	// /v1/traces. Empty means spans record nothing (IDsOnly): they only
+	// carry trace and span ids.
 	OTLPEndpoint string
 	// Logger receives OpenTelemetry's own errors (a failed export, say).
 	// Nil leaves otel's error handler as it is.
@@ -33,14 +34,20 @@ const tracesPath = "/v1/traces"
 
 // SetupTracing installs the process-wide OpenTelemetry TracerProvider and
 // propagator (W3C trace context and baggage). With an OTLPEndpoint, spans are
-// exported over OTLP/HTTP (protobuf) through a batch span processor;
-// without, the SDK provider still gives spans real trace ids for the logs and
-// for propagation to other services. Call it once per process, before
-// serving: it sets otel's globals. shutdown flushes pending spans and stops
-// the exporter; call it when the process stops.
+// recorded and exported over OTLP/HTTP (protobuf) through a batch span
+// processor; without, no span is recorded, but IDsOnly still gives spans
+// real trace ids for the logs and for propagation to other services. Call it
+// once per process, before serving: it sets otel's globals. shutdown flushes
+// pending spans and stops the exporter; call it when the process stops.
 func SetupTracing(
 	ctx context.Context, cfg TracingConfig,
 ) (shutdown func(context.Context) error, err error) {
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+		propagation.TraceContext{}, propagation.Baggage{}))
+	if cfg.OTLPEndpoint == "" {
+		otel.SetTracerProvider(IDsOnly())
+		return func(context.Context) error { return nil }, nil
+	}
 	res, err := resource.New(ctx,
 		resource.WithSchemaURL(semconv.SchemaURL),
 		resource.WithAttributes(
@@ -56,17 +63,15 @@ func SetupTracing(
 		// internet can send one) does not decide it.
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 	}
-	if cfg.OTLPEndpoint != "" {
-		endpoint, err := tracesURL(cfg.OTLPEndpoint)
-		if err != nil {
-			return nil, fmt.Errorf("observability: setup tracing: %w", err)
-		}
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
-		if err != nil {
-			return nil, fmt.Errorf("observability: setup tracing: %w", err)
-		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
+	endpoint, err := tracesURL(cfg.OTLPEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("observability: setup tracing: %w", err)
 	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("observability: setup tracing: %w", err)
+	}
+	opts = append(opts, sdktrace.WithBatcher(exp))
 	tp := sdktrace.NewTracerProvider(opts...)
 
 	if cfg.Logger != nil {
@@ -76,8 +81,6 @@ func SetupTracing(
 		}))
 	}
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{}, propagation.Baggage{}))
 
 	return func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {

@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -133,15 +135,52 @@ func TestSetupTracingWithoutEndpointStillPropagates(t *testing.T) {
 
 	ctx, span := otel.Tracer("test").Start(ctx, "op")
 	defer span.End()
-	if !span.SpanContext().HasTraceID() {
-		t.Fatal("span has no trace id without an exporter")
+	if !span.SpanContext().HasTraceID() || !span.SpanContext().HasSpanID() {
+		t.Fatal("span has no trace or span id without an exporter")
+	}
+	if span.IsRecording() {
+		t.Error("span records without an exporter")
 	}
 	h := http.Header{}
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(h))
 	want := "00-" + span.SpanContext().TraceID().String() + "-" +
-		span.SpanContext().SpanID().String() + "-01"
+		span.SpanContext().SpanID().String() + "-00"
 	if got := h.Get("traceparent"); got != want {
 		t.Errorf("traceparent = %q, want %q", got, want)
+	}
+
+	// A child, here or in the service the header reaches, stays in the trace.
+	remote := otel.GetTextMapPropagator().Extract(context.Background(), propagation.HeaderCarrier(h))
+	_, child := otel.Tracer("test").Start(remote, "child")
+	if child.SpanContext().TraceID() != span.SpanContext().TraceID() ||
+		child.SpanContext().SpanID() == span.SpanContext().SpanID() {
+		t.Errorf("child %v of %v: want the same trace, a new span", child.SpanContext(), span.SpanContext())
+	}
+	_, root := otel.Tracer("test").Start(remote, "root", trace.WithNewRoot())
+	if root.SpanContext().TraceID() == span.SpanContext().TraceID() {
+		t.Error("a new root span stayed in its parent's trace")
+	}
+}
+
+// BenchmarkSpanStart is a server span's start and end without an exporter
+// (IDsOnly) and with a recording SDK provider.
+func BenchmarkSpanStart(b *testing.B) {
+	sdk := sdktrace.NewTracerProvider()
+	b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
+	for _, c := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{{"ids_only", IDsOnly()}, {"sdk_recording", sdk}} {
+		b.Run(c.name, func(b *testing.B) {
+			tracer := c.tp.Tracer("bench")
+			kind := trace.WithSpanKind(trace.SpanKindServer)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				_, span := tracer.Start(ctx, "GET", kind)
+				span.End()
+			}
+		})
 	}
 }
 

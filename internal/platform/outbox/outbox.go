@@ -53,8 +53,9 @@ var migrations embed.FS
 var Schema = sqldb.Schema{Name: "outbox", FS: mustSub(migrations, "migrations")}
 
 // Add writes env to the outbox in tx, to be published on the subject env.Type
-// once tx commits, with the W3C trace context of ctx. An event id already in
-// the outbox is a conflict (sqldb.ErrUnique).
+// once tx commits, with the W3C trace context of ctx; the commit wakes this
+// process's relay for the subject. An event id already in the outbox is a
+// conflict (sqldb.ErrUnique).
 func Add(ctx context.Context, tx *sqldb.Tx, env event.Envelope) error {
 	if env.ID == "" {
 		return fmt.Errorf("outbox add %s: empty event id", env.Type)
@@ -78,6 +79,7 @@ func Add(ctx context.Context, tx *sqldb.Tx, env event.Envelope) error {
 	if err != nil {
 		return fmt.Errorf("outbox add %s %s: %w", env.Type, env.ID, sqldb.Translate(err))
 	}
+	tx.OnCommit(func() { wakeFor(env.Type) })
 	return nil
 }
 

@@ -51,6 +51,11 @@ type RelayConfig struct {
 	RoundTimeout time.Duration
 	Logger       *slog.Logger // nil logs to slog.Default()
 	Registerer   prometheus.Registerer
+	// Subjects are the subjects (NATS patterns, "orders.>") of the events
+	// this relay publishes: a commit in this process that adds one wakes the
+	// relay before its next poll. None means every commit that adds an
+	// event wakes it.
+	Subjects []string
 }
 
 // Relay moves events from the outbox table to the bus. Its only state is the
@@ -95,6 +100,13 @@ type Relay struct {
 	beforeMark func() error
 	gaugedAt   time.Time
 	backoff    backoff.Policy
+	// settings are the session's limits, read once every settingsMaxAge;
+	// settingsReads counts the reads, for tests.
+	settings      sessionLimits
+	settingsReads int
+	// wake is signalled when an event on one of the relay's subjects was
+	// committed in this process (see wakeFor).
+	wake chan struct{}
 }
 
 // relayLockKey is the advisory lock of the relay ("outbox" in ASCII). Advisory
@@ -124,7 +136,7 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 	if cfg.RoundTimeout <= 0 {
 		cfg.RoundTimeout = time.Minute
 	}
-	return &Relay{db: db, pub: pub, cfg: cfg,
+	return &Relay{db: db, pub: pub, cfg: cfg, wake: make(chan struct{}, 1),
 		log: observability.OrDefault(cfg.Logger).With("component", "outbox-relay"),
 		m:   newMetrics(cfg.Registerer),
 		// Doubles from PollInterval up to MaxBackoff, 20% jitter below that.
@@ -135,6 +147,7 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 // down it backs off, logging a warning, and resumes in order when it returns.
 // It parks an event the bus can never take, logging an error, and goes on.
 func (r *Relay) Run(ctx context.Context) error {
+	defer r.listen()()
 	failures := 0
 	nextCleanup := time.Now()
 	for {
@@ -168,10 +181,24 @@ func (r *Relay) Run(ctx context.Context) error {
 		if more {
 			continue
 		}
-		if !backoff.Sleep(ctx, r.cfg.PollInterval) {
+		if !r.sleep(ctx) {
 			return nil
 		}
 	}
+}
+
+// sleep waits for the poll interval, or less when an event is committed in
+// this process; it reports false when ctx ended first.
+func (r *Relay) sleep(ctx context.Context) bool {
+	t := time.NewTimer(r.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.wake:
+	}
+	return true
 }
 
 // round publishes one batch, or as much of it as the round's time allows, and
@@ -183,23 +210,63 @@ func (r *Relay) round(ctx context.Context) (int, bool, error) {
 	return r.roundUnlocked(ctx)
 }
 
-// limitQuery bounds the round's transaction on the server, which frees the
-// lock when the relay dies, hangs or loses the network mid-round: otherwise
-// the session would hold it, and every other replica would skip its rounds,
-// until TCP gave up on the relay, hours later. The transaction's
-// idle_in_transaction_session_timeout and statement_timeout become $1
-// milliseconds, or stay the session's when they are shorter (0 is none).
-const limitQuery = `SELECT set_config(name, (CASE WHEN setting::bigint = 0 THEN $1::bigint
-	ELSE LEAST(setting::bigint, $1::bigint) END)::text, true)
-	FROM pg_settings WHERE name IN ('idle_in_transaction_session_timeout', 'statement_timeout')`
-
-// lockQuery takes the relay's lock and reads the limits on the transaction in
-// milliseconds (0 for none; transaction_timeout is new in PostgreSQL 17),
-// which can end it sooner than RoundTimeout.
-const lockQuery = `SELECT pg_try_advisory_xact_lock($1),
+// settingsQuery reads the session's limits on a transaction in
+// milliseconds (0 for none; transaction_timeout is new in PostgreSQL 17).
+// The relay reads them once every settingsMaxAge, not every round: every
+// connection of a pool is set up alike (sqldb), and they change only when an
+// operator changes the server's configuration.
+const settingsQuery = `SELECT
 	COALESCE((SELECT setting::bigint FROM pg_settings
 		WHERE name = 'idle_in_transaction_session_timeout'), 0),
+	COALESCE((SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'), 0),
 	COALESCE((SELECT setting::bigint FROM pg_settings WHERE name = 'transaction_timeout'), 0)`
+
+// settingsMaxAge is how long the relay trusts the limits it read.
+const settingsMaxAge = time.Minute
+
+// sessionLimits are the limits a relay read with settingsQuery, in
+// milliseconds.
+type sessionLimits struct {
+	idleMS, statementMS, txMS int64
+	readAt                    time.Time
+}
+
+// lockQuery bounds the round's transaction on the server and takes the
+// relay's lock, in one round trip. The bound frees the lock when the relay
+// dies, hangs or loses the network mid-round: otherwise the session would
+// hold it, and every other replica would skip its rounds, until TCP gave up
+// on the relay, hours later. The transaction's
+// idle_in_transaction_session_timeout ($1) and statement_timeout ($2) are
+// the round's timeout, or the session's when it is shorter (see
+// sessionLimits.bound).
+const lockQuery = `SELECT set_config('idle_in_transaction_session_timeout', $1, true),
+	set_config('statement_timeout', $2, true), pg_try_advisory_xact_lock($3)`
+
+// bound returns a session limit in milliseconds as the round sets it: the
+// round's own, or the session's when that is shorter (0 is none).
+func bound(sessionMS, roundMS int64) int64 {
+	if sessionMS == 0 {
+		return roundMS
+	}
+	return min(sessionMS, roundMS)
+}
+
+// limits returns the session's limits, read again when they are older than
+// settingsMaxAge.
+func (r *Relay) limits(ctx context.Context) (sessionLimits, error) {
+	if !r.settings.readAt.IsZero() && time.Since(r.settings.readAt) < settingsMaxAge {
+		return r.settings, nil
+	}
+	var l sessionLimits
+	if err := r.db.QueryRowContext(ctx, settingsQuery).Scan(&l.idleMS, &l.statementMS,
+		&l.txMS); err != nil {
+		return sessionLimits{}, fmt.Errorf("read session limits: %w", err)
+	}
+	l.readAt = time.Now()
+	r.settings = l
+	r.settingsReads++
+	return l, nil
+}
 
 func (r *Relay) roundLocked(ctx context.Context) (int, bool, error) {
 	start := time.Now()
@@ -213,17 +280,25 @@ func (r *Relay) roundLocked(ctx context.Context) (int, bool, error) {
 	// Read committed, whatever the server's default: each statement must see
 	// the rows the previous lock holder marked before it released the lock.
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	err := r.db.TxOptions(txCtx, opts, func(tx *sqldb.Tx) error {
+	session, err := r.limits(txCtx)
+	if err != nil {
+		return 0, false, fmt.Errorf("outbox relay: %w", err)
+	}
+	roundMS := max(r.cfg.RoundTimeout.Milliseconds(), 1)
+	idleMS := bound(session.idleMS, roundMS)
+	statementMS := bound(session.statementMS, roundMS)
+	txMS := session.txMS
+	err = r.db.TxOptions(txCtx, opts, func(tx *sqldb.Tx) error {
 		out, more, pubErr = outcome{}, false, nil
-		if _, err := tx.ExecContext(txCtx, limitQuery,
-			max(r.cfg.RoundTimeout.Milliseconds(), 1)); err != nil {
-			return fmt.Errorf("limit transaction: %w", err)
-		}
 		var locked bool
-		var idleMS, txMS int64
-		err := tx.QueryRowContext(txCtx, lockQuery, relayLockKey).Scan(&locked, &idleMS, &txMS)
-		if err != nil || !locked {
-			return err
+		var idleSet, statementSet string
+		err := tx.QueryRowContext(txCtx, lockQuery, strconv.FormatInt(idleMS, 10),
+			strconv.FormatInt(statementMS, 10), relayLockKey).Scan(&idleSet, &statementSet, &locked)
+		if err != nil {
+			return fmt.Errorf("limit transaction and lock: %w", err)
+		}
+		if !locked {
+			return nil
 		}
 		rows, err := readBatch(txCtx, tx, r.cfg.Batch)
 		if err != nil {

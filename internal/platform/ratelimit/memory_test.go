@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ func TestMemoryKeepsAtMostMaxPlusOneEventsPerKey(t *testing.T) {
 		clock.Advance(time.Second)
 	}
 	got.ID = ""
-	if n := len(m.logs["k"].events); n != l.Max+1 {
+	if n := len(m.log("k").events); n != l.Max+1 {
 		t.Errorf("kept %d events, want %d", n, l.Max+1)
 	}
 	// The 10th newest event is 9s older than the last, which was just now.
@@ -110,7 +111,7 @@ func TestMemoryDropsExpiredKeys(t *testing.T) {
 	if _, err := m.Check(ctx, "short-0", short); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := m.logs["short-0"]; ok {
+	if m.log("short-0") != nil {
 		t.Error("expired key kept after a check")
 	}
 
@@ -119,10 +120,8 @@ func TestMemoryDropsExpiredKeys(t *testing.T) {
 	if _, err := m.Check(ctx, "unrelated", short); err != nil {
 		t.Fatal(err)
 	}
-	m.mu.Lock()
-	keys := len(m.logs)
-	_, kept := m.logs["long"]
-	m.mu.Unlock()
+	keys := m.keys()
+	kept := m.log("long") != nil
 	if keys != 1 || !kept {
 		t.Errorf("after the sweep: %d keys (long kept: %v), want only the long one", keys, kept)
 	}
@@ -177,4 +176,24 @@ func TestMemoryAdmitExactly(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("admit to a key hit 4 times = %+v, %v; want %+v", got, err, want)
 	}
+}
+
+// log returns key's event log, or nil.
+func (m *Memory) log(key string) *eventLog {
+	s := &m.shards[maphash.String(m.seed, key)%memoryShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs[key]
+}
+
+// keys returns how many keys m holds.
+func (m *Memory) keys() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += len(s.logs)
+		s.mu.Unlock()
+	}
+	return n
 }

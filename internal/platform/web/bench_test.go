@@ -11,13 +11,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"emporium/internal/platform/observability"
 )
 
 // BenchmarkStack compares one request to a small JSON handler served bare
 // with the same request through a Router and the full middleware stack
 // (request id, tracing, access log, recovery, metrics, body limit). The access
 // log is formatted as JSON and discarded; "stack_sdk_tracer" records real
-// spans (no exporter) instead of otel's default no-op provider.
+// spans (no exporter) instead of otel's default no-op provider;
+// "stack_ids_only" is what a process without an exporter runs: spans that
+// record nothing but carry trace ids.
 func BenchmarkStack(b *testing.B) {
 	handler := HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return JSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
@@ -38,6 +42,9 @@ func BenchmarkStack(b *testing.B) {
 			Registerer: prometheus.NewRegistry(), Service: "bench"})},
 		{"stack_sdk_tracer", Stack(router, StackConfig{Logger: logger,
 			Registerer: prometheus.NewRegistry(), Service: "bench", TracerProvider: tp})},
+		{"stack_ids_only", Stack(router, StackConfig{Logger: logger,
+			Registerer: prometheus.NewRegistry(), Service: "bench",
+			TracerProvider: observability.IDsOnly()})},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -28,6 +28,7 @@ const unmatchedRoute = "unmatched"
 type requestInfo struct {
 	id    string
 	route string
+	log   lazyLogger // set by AccessLog
 }
 
 type requestInfoKey struct{}

@@ -29,6 +29,9 @@ type StackConfig struct {
 	// deadline), so a dependency that hangs turns into a 503, not a hung
 	// client. Zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// AccessReads thins out the access lines of successful reads
+	// (LOG_ACCESS_READS); the zero value logs them all.
+	AccessReads AccessReads
 }
 
 // DefaultRequestTimeout is a request's deadline when StackConfig names none.
@@ -51,7 +54,7 @@ func Stack(h http.Handler, cfg StackConfig) http.Handler {
 	h = Deadline(cfg.RequestTimeout)(h)
 	h = Metrics(cfg.Registerer, cfg.Service)(h)
 	h = Recover(h)
-	h = AccessLog(cfg.Logger)(h)
+	h = AccessLog(cfg.Logger, cfg.AccessReads)(h)
 	h = Tracing(cfg.TracerProvider, cfg.Propagator)(h)
 	return AssignRequestID(h)
 }

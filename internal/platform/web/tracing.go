@@ -41,16 +41,19 @@ func Tracing(
 			info, r := infoOf(r)
 			method := methodLabel(r.Method)
 			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			ctx, span := tracer.Start(ctx, method,
-				serverKind,
-				trace.WithAttributes(
+			ctx, span := tracer.Start(ctx, method, serverKind)
+			// The attributes are made only for a span that records them
+			// (with an exporter configured; see observability.IDsOnly).
+			if span.IsRecording() {
+				span.SetAttributes(
 					semconv.HTTPRequestMethodKey.String(method),
 					semconv.URLPath(r.URL.Path),
 					semconv.URLScheme(scheme(r)),
 					semconv.ServerAddress(hostOnly(r.Host)),
 					semconv.ClientAddress(r.RemoteAddr),
 					semconv.UserAgentOriginal(r.UserAgent()),
-				))
+				)
+			}
 			rec := Record(w)
 			finished := false
 			defer func() {
