@@ -175,7 +175,7 @@ func lookBin(t *testing.T, env, name, debian string) string {
 
 func freeAddrT(t *testing.T) string {
 	t.Helper()
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Co
 	gateway := t.cfg.Addr
 	if gateway == "" {
 		var err error
-		if gateway, err = freeAddr(); err != nil {
+		if gateway, err = FreeAddr(); err != nil {
 			return nginx.Config{}, err
 		}
 	}
@@ -257,7 +257,7 @@ func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Co
 	conf.Services, conf.AuthRate, conf.AuthBurst = t.cfg.Services, t.cfg.AuthRate, t.cfg.AuthBurst
 	peers := []string{"IDENTITY_JWKS_URL=http://" + gateway + "/.well-known/jwks.json"}
 	for _, s := range t.cfg.Services {
-		addr, err := freeAddr()
+		addr, err := FreeAddr()
 		if err != nil {
 			return conf, err
 		}
@@ -276,10 +276,10 @@ func (t *Topology) plan(ctx context.Context, bin string, env []string) (nginx.Co
 		for i := 1; i <= s.Replicas; i++ {
 			p := &Process{Name: fmt.Sprintf("%s-%d", s.Name, i), Service: s.Name,
 				bin: filepath.Join(bin, s.Name)}
-			if p.PublicAddr, err = freeAddr(); err != nil {
+			if p.PublicAddr, err = FreeAddr(); err != nil {
 				return conf, err
 			}
-			if p.InternalAddr, err = freeAddr(); err != nil {
+			if p.InternalAddr, err = FreeAddr(); err != nil {
 				return conf, err
 			}
 			p.log = filepath.Join(t.cfg.Dir, "logs", p.Name+".log")
@@ -420,18 +420,6 @@ func secret(path string) (string, error) {
 		}
 	}
 	return s, nil
-}
-
-// freeAddr is a free loopback address: bound, then closed for a process to
-// bind. Another process could take it in between; on this machine's
-// ephemeral ports that is rare enough for a development topology.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 func hasEnv(env []string, key string) bool {

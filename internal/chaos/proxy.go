@@ -1,12 +1,9 @@
 package chaos
 
 import (
+	"emporium/deploy/local"
 	"errors"
-	"math/rand/v2"
 	"net"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -29,7 +26,12 @@ type Proxy struct {
 
 // NewProxy listens on a free loopback port and forwards to target.
 func NewProxy(name, target string) (*Proxy, error) {
-	ln, err := listenBelowEphemeral()
+	// A port no process of the topology was given (local.FreeAddr).
+	addr, err := local.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -158,31 +160,6 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			return // EOF or broken: serve ends both directions
 		}
 	}
-}
-
-// listenBelowEphemeral listens on a free loopback port below the kernel's
-// ephemeral range. The topology picks its processes' ports by binding port
-// 0 and closing it before the process binds it again; a proxy on an
-// ephemeral port could take one of those in between.
-func listenBelowEphemeral() (net.Listener, error) {
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
-	const floor = 10000
-	if low > floor+1000 {
-		for range 200 {
-			port := floor + rand.IntN(low-floor)
-			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-				return ln, nil
-			}
-		}
-	}
-	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // reset closes c with a TCP reset rather than a graceful close, as a

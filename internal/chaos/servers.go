@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"emporium/deploy/local"
 	"emporium/internal/platform/backoff"
 )
 
@@ -25,7 +26,7 @@ type server struct {
 
 // startNATS runs nats-server with JetStream, its store in dir.
 func startNATS(bin, dir string) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := local.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,7 @@ func startNATS(bin, dir string) (*server, error) {
 
 // startRedis runs redis-server without persistence.
 func startRedis(bin, dir string) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := local.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +123,4 @@ func lookBin(env, name, debian string) (string, error) {
 		return debian, nil
 	}
 	return "", fmt.Errorf("%s not found (set %s)", name, env)
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
