@@ -101,6 +101,24 @@ func pageAnswer(items []item, next string, gen uint64, checked time.Time, stock 
 	return &answer{body: body, items: items, next: next, gen: gen, checked: checked, stock: stock}
 }
 
+// setAnswer is the JSON of a web.List of the answers' products, as
+// web.JSON writes it: what GET /internal/products answers.
+func setAnswer(as []*answer) []byte {
+	n := 16
+	for _, a := range as {
+		n += len(a.items[0].head) + len(a.items[0].tail) + 21
+	}
+	body := make([]byte, 0, n)
+	body = append(body, `{"items":[`...)
+	for i, a := range as {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = a.items[0].appendTo(body)
+	}
+	return append(body, "]}\n"...)
+}
+
 // newPageAnswer renders a page of products.
 func newPageAnswer(ps []*Product, next string, gen uint64, checked time.Time, stock uint64) (*answer, error) {
 	items := make([]item, len(ps))
@@ -140,6 +158,18 @@ func (h *answers) product(id string) *answer {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.products[id]
+}
+
+// productsOf returns the answers of the products, nil where there is none,
+// under one lock.
+func (h *answers) productsOf(ids []string) []*answer {
+	out := make([]*answer, len(ids))
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for i, id := range ids {
+		out[i] = h.products[id]
+	}
+	return out
 }
 
 func (h *answers) page(key string) *answer {

@@ -193,6 +193,17 @@ func InternalHandler(svc *Service) *web.Router {
 		if len(ids) == 0 || len(ids) > 100 {
 			return errs.Invalidf("ids", "must name 1 to 100 products, comma-separated")
 		}
+		switch r.URL.Query().Get("cached") {
+		case "", "false":
+		case "true":
+			body, err := svc.productsAnswer(r.Context(), ids)
+			if err != nil {
+				return err
+			}
+			return writeAnswer(w, body)
+		default:
+			return errs.Invalidf("cached", "must be true or false")
+		}
 		ps, err := svc.Products(r.Context(), ids)
 		if err != nil {
 			return err
