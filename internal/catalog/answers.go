@@ -40,6 +40,9 @@ type item struct {
 	version    int64
 	available  int64
 	head, tail []byte
+	// summaryHead is the product's ProductSummary in JSON up to its
+	// availability, which ends it.
+	summaryHead []byte
 }
 
 // availableKey precedes the availability in a product's JSON. Only the
@@ -61,7 +64,23 @@ func newItem(p *Product) (item, error) {
 	if j < 0 {
 		return item{}, errors.New("encode product: nothing after its availability")
 	}
-	return item{id: p.ID, version: p.Version, available: p.Available, head: b[:i], tail: b[i+j:]}, nil
+	sb, err := json.Marshal(p.Summary())
+	if err != nil {
+		return item{}, err
+	}
+	k := bytes.LastIndex(sb, availableKey)
+	if k < 0 {
+		return item{}, errors.New("encode product summary: no availability in its JSON")
+	}
+	return item{id: p.ID, version: p.Version, available: p.Available, head: b[:i], tail: b[i+j:],
+		summaryHead: sb[:k+len(availableKey)]}, nil
+}
+
+// appendSummaryTo appends the product's ProductSummary in JSON.
+func (it item) appendSummaryTo(b []byte) []byte {
+	b = append(b, it.summaryHead...)
+	b = strconv.AppendInt(b, it.available, 10)
+	return append(b, '}')
 }
 
 func (it item) appendTo(b []byte) []byte {
@@ -101,12 +120,16 @@ func pageAnswer(items []item, next string, gen uint64, checked time.Time, stock 
 	return &answer{body: body, items: items, next: next, gen: gen, checked: checked, stock: stock}
 }
 
-// setAnswer is the JSON of a web.List of the answers' products, as
-// web.JSON writes it: what GET /internal/products answers.
-func setAnswer(as []*answer) []byte {
+// setAnswer is the JSON of a web.List of the answers' products, or of their
+// summaries, as web.JSON writes it: what GET /internal/products answers.
+func setAnswer(as []*answer, summary bool) []byte {
 	n := 16
 	for _, a := range as {
-		n += len(a.items[0].head) + len(a.items[0].tail) + 21
+		if summary {
+			n += len(a.items[0].summaryHead) + 22
+		} else {
+			n += len(a.items[0].head) + len(a.items[0].tail) + 21
+		}
 	}
 	body := make([]byte, 0, n)
 	body = append(body, `{"items":[`...)
@@ -114,7 +137,11 @@ func setAnswer(as []*answer) []byte {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = a.items[0].appendTo(body)
+		if summary {
+			body = a.items[0].appendSummaryTo(body)
+		} else {
+			body = a.items[0].appendTo(body)
+		}
 	}
 	return append(body, "]}\n"...)
 }

@@ -77,9 +77,22 @@ func TestAnswersAreWhatWebJSONWrites(t *testing.T) {
 	}
 	for n := range len(set) + 1 {
 		want := encoded(t, web.List[*Product]{Items: append([]*Product{}, ps[:n]...)})
-		if got := setAnswer(set[:n]); !bytes.Equal(got, want) {
+		if got := setAnswer(set[:n], false); !bytes.Equal(got, want) {
 			t.Errorf("set of %d:\n got %s\nwant %s", n, got, want)
 		}
+		sums := []ProductSummary{}
+		for _, p := range ps[:n] {
+			sums = append(sums, p.Summary())
+		}
+		want = encoded(t, web.List[ProductSummary]{Items: sums})
+		if got := setAnswer(set[:n], true); !bytes.Equal(got, want) {
+			t.Errorf("summaries of %d:\n got %s\nwant %s", n, got, want)
+		}
+	}
+	// A summary's availability is the one set in place.
+	set[0].items[0].available = 42
+	if got := setAnswer(set[:1], true); !bytes.Contains(got, []byte(`"status":"active","available":42}`)) {
+		t.Errorf("summary with available 42: %s", got)
 	}
 	a, err := newPageAnswer([]*Product{}, "", 0, at, 0)
 	if err != nil {
@@ -127,7 +140,7 @@ func TestAvailabilityLagsAtMostFreshFor(t *testing.T) {
 			t.Helper()
 			// The internal look-up from the cache answers what a product read does
 			// (asked first, so that it is the one to recheck or render the answer).
-			body, err := svc.productsAnswer(ctx, []string{"no-such-product", p.ID})
+			body, err := svc.productsAnswer(ctx, []string{"no-such-product", p.ID}, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -245,7 +246,8 @@ func TestInternalProductLookup(t *testing.T) {
 		}
 		hundred[99] = draft.ID
 		// The answer from the database and the one from the read cache agree.
-		for _, cached := range []string{"", "&cached=false", "&cached=true"} {
+		for _, cached := range []string{"", "&cached=false", "&cached=true", "&view=summary",
+			"&view=full&cached=true", "&view=summary&cached=true"} {
 			lookup := func(t *testing.T, ids string) []Product {
 				t.Helper()
 				r := e.forT(t).call("GET", "/internal/products?ids="+ids+cached, nil)
@@ -284,6 +286,20 @@ func TestInternalProductLookup(t *testing.T) {
 			}
 		}
 		expectInvalid(t, e.call("GET", "/internal/products?ids="+active.ID+"&cached=yes", nil), "cached")
+		expectInvalid(t, e.call("GET", "/internal/products?ids="+active.ID+"&view=short", nil), "view")
+		// A summary is what pricing needs and nothing more.
+		for _, cached := range []string{"false", "true"} {
+			r := e.call("GET", "/internal/products?view=summary&cached="+cached+"&ids="+active.ID, nil)
+			expect(t, r, http.StatusOK, "")
+			var set struct {
+				Items []map[string]any `json:"items"`
+			}
+			r.json(t, &set)
+			if len(set.Items) != 1 || !slices.Equal(slices.Sorted(maps.Keys(set.Items[0])),
+				[]string{"available", "id", "name", "price", "sku", "status"}) {
+				t.Errorf("summary, cached=%s: %v", cached, set.Items)
+			}
+		}
 
 		for _, query := range []string{"", "?ids=", "?ids=,,", "?other=" + active.ID,
 			"?ids=" + strings.Join(append(hundred, "one-more"), ",")} {
