@@ -15,7 +15,8 @@ import (
 	"emporium/internal/platform/httpclient"
 )
 
-// product is a catalog product as the cart reads it.
+// product is a catalog product as the cart reads it: the catalog's
+// summary of it (view=summary), which is all the cart needs.
 type product struct {
 	ID        string `json:"id"`
 	SKU       string `json:"sku"`
@@ -85,7 +86,7 @@ func (c *catalog) products(ctx context.Context, ids []string, cached bool) (map[
 	var out struct {
 		Items []product `json:"items"`
 	}
-	path := "/internal/products?ids=" + url.QueryEscape(strings.Join(ids, ","))
+	path := "/internal/products?view=summary&ids=" + url.QueryEscape(strings.Join(ids, ","))
 	if cached {
 		path += "&cached=true"
 	}

@@ -143,8 +143,8 @@ func TestCatalogHangs(t *testing.T) {
 	})
 }
 
-// A cart read asks the catalog for its products from the catalog's read
-// cache; an add asks its database, so that a product archived a moment ago
+// A cart read asks the catalog for its products' summaries from the
+// catalog's read cache; an add asks its database, so that a product archived a moment ago
 // is not added. (Seen by a recording proxy between the cart and the real
 // catalog.)
 func TestReadsPriceFromTheCatalogCache(t *testing.T) {
@@ -158,7 +158,7 @@ func TestReadsPriceFromTheCatalogCache(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		queries = append(queries, r.URL.Query().Get("cached"))
+		queries = append(queries, r.URL.Query().Get("view")+" "+r.URL.Query().Get("cached"))
 		mu.Unlock()
 		proxy.ServeHTTP(w, r)
 	}))
@@ -182,7 +182,8 @@ func TestReadsPriceFromTheCatalogCache(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.Equal(queries, []string{"", "true"}) {
-		t.Errorf("the catalog was asked with cached=%q, want an add without it and a read with true", queries)
+	if !slices.Equal(queries, []string{"summary ", "summary true"}) {
+		t.Errorf("the catalog was asked with view, cached = %q, want summaries, for an add not cached and "+
+			"for a read cached", queries)
 	}
 }
