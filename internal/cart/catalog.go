@@ -15,7 +15,8 @@ import (
 	"emporium/internal/platform/httpclient"
 )
 
-// product is a catalog product as the cart reads it.
+// product is a catalog product as the cart reads it: the catalog's
+// summary of it (view=summary), which is all the cart needs.
 type product struct {
 	ID        string `json:"id"`
 	SKU       string `json:"sku"`
@@ -70,9 +71,12 @@ func newCatalog(cfg catalogConfig, serviceToken string, log *slog.Logger, reg pr
 }
 
 // products looks up at most maxLookup products by id, whatever their
-// status, in one call; unknown ids are left out. When the catalog cannot
-// be reached the error is errs.Unavailable.
-func (c *catalog) products(ctx context.Context, ids []string) (map[string]product, error) {
+// status, in one call; unknown ids are left out. With cached, the catalog
+// answers from its read cache: availability may lag a stock change by up to
+// a second, as in its public reads (for pricing a cart to show it); without,
+// from its database (for an add, which must not take an archived product).
+// When the catalog cannot be reached the error is errs.Unavailable.
+func (c *catalog) products(ctx context.Context, ids []string, cached bool) (map[string]product, error) {
 	if len(ids) == 0 {
 		return map[string]product{}, nil
 	}
@@ -82,7 +86,11 @@ func (c *catalog) products(ctx context.Context, ids []string) (map[string]produc
 	var out struct {
 		Items []product `json:"items"`
 	}
-	if err := c.http.GetJSON(ctx, "/internal/products?ids="+url.QueryEscape(strings.Join(ids, ",")), &out); err != nil {
+	path := "/internal/products?view=summary&ids=" + url.QueryEscape(strings.Join(ids, ","))
+	if cached {
+		path += "&cached=true"
+	}
+	if err := c.http.GetJSON(ctx, path, &out); err != nil {
 		return nil, fmt.Errorf("catalog look-up: %w", err)
 	}
 	found := make(map[string]product, len(out.Items))

@@ -1,9 +1,20 @@
 package cart
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/inbox"
+	"emporium/internal/platform/outbox"
+	"emporium/internal/platform/sqldb/sqldbtest"
 )
 
 // A cart is priced by the catalog when it is read: a new price shows in the
@@ -130,4 +141,49 @@ func TestCatalogHangs(t *testing.T) {
 		r := e.do("POST", "/api/v1/cart/items", ada, map[string]any{"product_id": mug.ID, "quantity": 1})
 		expect(t, r, http.StatusServiceUnavailable, "unavailable")
 	})
+}
+
+// A cart read asks the catalog for its products' summaries from the
+// catalog's read cache; an add asks its database, so that a product archived a moment ago
+// is not added. (Seen by a recording proxy between the cart and the real
+// catalog.)
+func TestReadsPriceFromTheCatalogCache(t *testing.T) {
+	e := start(t, sqldbtest.SQLiteURL(t), nil)
+	target, err := url.Parse(e.catalog.internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var queries []string
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.Query().Get("view")+" "+r.URL.Query().Get("cached"))
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	db := sqldbtest.SQLite(t, outbox.Schema, inbox.Schema, Schema)
+	svc, err := New(db, testConfig(), srv.URL, e.token, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mug := e.createProduct(1299, 10)
+	ctx := context.Background()
+	if _, _, err := svc.AddItem(ctx, customer("ada"), AddItemRequest{ProductID: mug.ID, Quantity: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Cart(ctx, customer("ada"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Items) != 1 || c.Items[0].Available != 10 || c.Items[0].UnitPrice.Amount != 1299 || c.Stale {
+		t.Errorf("cart %+v", c)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(queries, []string{"summary ", "summary true"}) {
+		t.Errorf("the catalog was asked with view, cached = %q, want summaries, for an add not cached and "+
+			"for a read cached", queries)
+	}
 }

@@ -181,7 +181,7 @@ func (s *Service) AddItem(ctx context.Context, o owner, in AddItemRequest) (*Car
 			}
 		}
 	}
-	found, err := s.catalog.products(ctx, ids)
+	found, err := s.catalog.products(ctx, ids, false)
 	if err != nil {
 		return nil, "", fmt.Errorf("add to cart: %w", err)
 	}
@@ -290,7 +290,8 @@ func (s *Service) Stored(ctx context.Context, customerID string) (*Stored, error
 }
 
 // price answers c as the catalog describes its products now, in one catalog
-// call for the products known does not hold. When the catalog cannot be
+// call for the products known does not hold, answered from the catalog's
+// read cache (availability up to a second behind, as on a product page). When the catalog cannot be
 // reached, the lines it would have priced show what it last said, with
 // nothing available, and the cart is marked stale. What the catalog said
 // that differs from the stored copy is stored for next time.
@@ -303,7 +304,7 @@ func (s *Service) price(ctx context.Context, c *cart, known map[string]product) 
 			missing = append(missing, l.productID)
 		}
 	}
-	found, err := s.catalog.products(ctx, missing)
+	found, err := s.catalog.products(ctx, missing, true)
 	switch {
 	case errs.KindOf(err) == errs.Unavailable:
 		// Debug, not a warning per request: the client's breaker warns when

@@ -1,6 +1,7 @@
 package cart
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"maps"
@@ -15,8 +16,8 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// cartQuery reads a cart and its lines in one query: one row per line in
-// the order they were added, or one row of NULL lines for an empty cart.
+// cartQuery reads a cart and its lines in one query: one row per line, in
+// no order, or one row of NULL lines for an empty cart.
 const cartQuery = `SELECT c.id, COALESCE(c.customer_id, ''), c.created_at, c.updated_at,
 	l.product_id, l.quantity, l.position, l.sku, l.name, l.price_amount, l.price_currency
 	FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE `
@@ -38,23 +39,28 @@ func cartWhere(ctx context.Context, q querier, where string, args ...any) (*cart
 			return nil, err
 		}
 	}
-	rows, err := q.QueryContext(ctx, cartQuery+where+" ORDER BY l.position", args...)
+	// The lines are put in order here: ORDER BY would have SQLite sort them
+	// in a temporary B-tree on every read.
+	rows, err := q.QueryContext(ctx, cartQuery+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	var c *cart
+	// Scanned into the same variables row after row: the cart's columns,
+	// repeated on every row, are kept from the first one only.
+	var row cart
+	var id, customerID sql.RawBytes
+	var productID, sku, name, currency sql.NullString
+	var quantity, position, amount sql.NullInt64
 	for rows.Next() {
-		var row cart
-		var productID, sku, name, currency sql.NullString
-		var quantity, position, amount sql.NullInt64
-		if err := rows.Scan(&row.id, &row.customerID, &row.createdAt, &row.updatedAt, &productID,
+		if err := rows.Scan(&id, &customerID, &row.createdAt, &row.updatedAt, &productID,
 			&quantity, &position, &sku, &name, &amount, &currency); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		if c == nil {
-			c = &row
-			c.createdAt, c.updatedAt = c.createdAt.UTC(), c.updatedAt.UTC()
+			c = &cart{id: string(id), customerID: string(customerID),
+				createdAt: row.createdAt.UTC(), updatedAt: row.updatedAt.UTC()}
 		}
 		if productID.Valid {
 			c.lines = append(c.lines, line{productID: productID.String, quantity: int(quantity.Int64),
@@ -62,7 +68,13 @@ func cartWhere(ctx context.Context, q querier, where string, args ...any) (*cart
 					price: Money{Amount: amount.Int64, Currency: currency.String}}})
 		}
 	}
-	return c, closeRows(rows)
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	if c != nil {
+		slices.SortStableFunc(c.lines, func(a, b line) int { return cmp.Compare(a.position, b.position) })
+	}
+	return c, nil
 }
 
 func closeRows(rows *sql.Rows) error {

@@ -40,6 +40,9 @@ type item struct {
 	version    int64
 	available  int64
 	head, tail []byte
+	// summaryHead is the product's ProductSummary in JSON up to its
+	// availability, which ends it.
+	summaryHead []byte
 }
 
 // availableKey precedes the availability in a product's JSON. Only the
@@ -61,7 +64,23 @@ func newItem(p *Product) (item, error) {
 	if j < 0 {
 		return item{}, errors.New("encode product: nothing after its availability")
 	}
-	return item{id: p.ID, version: p.Version, available: p.Available, head: b[:i], tail: b[i+j:]}, nil
+	sb, err := json.Marshal(p.Summary())
+	if err != nil {
+		return item{}, err
+	}
+	k := bytes.LastIndex(sb, availableKey)
+	if k < 0 {
+		return item{}, errors.New("encode product summary: no availability in its JSON")
+	}
+	return item{id: p.ID, version: p.Version, available: p.Available, head: b[:i], tail: b[i+j:],
+		summaryHead: sb[:k+len(availableKey)]}, nil
+}
+
+// appendSummaryTo appends the product's ProductSummary in JSON.
+func (it item) appendSummaryTo(b []byte) []byte {
+	b = append(b, it.summaryHead...)
+	b = strconv.AppendInt(b, it.available, 10)
+	return append(b, '}')
 }
 
 func (it item) appendTo(b []byte) []byte {
@@ -99,6 +118,32 @@ func pageAnswer(items []item, next string, gen uint64, checked time.Time, stock 
 	}
 	body = append(body, "}\n"...)
 	return &answer{body: body, items: items, next: next, gen: gen, checked: checked, stock: stock}
+}
+
+// setAnswer is the JSON of a web.List of the answers' products, or of their
+// summaries, as web.JSON writes it: what GET /internal/products answers.
+func setAnswer(as []*answer, summary bool) []byte {
+	n := 16
+	for _, a := range as {
+		if summary {
+			n += len(a.items[0].summaryHead) + 22
+		} else {
+			n += len(a.items[0].head) + len(a.items[0].tail) + 21
+		}
+	}
+	body := make([]byte, 0, n)
+	body = append(body, `{"items":[`...)
+	for i, a := range as {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		if summary {
+			body = a.items[0].appendSummaryTo(body)
+		} else {
+			body = a.items[0].appendTo(body)
+		}
+	}
+	return append(body, "]}\n"...)
 }
 
 // newPageAnswer renders a page of products.
@@ -140,6 +185,18 @@ func (h *answers) product(id string) *answer {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.products[id]
+}
+
+// productsOf returns the answers of the products, nil where there is none,
+// under one lock.
+func (h *answers) productsOf(ids []string) []*answer {
+	out := make([]*answer, len(ids))
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for i, id := range ids {
+		out[i] = h.products[id]
+	}
+	return out
 }
 
 func (h *answers) page(key string) *answer {

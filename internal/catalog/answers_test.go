@@ -67,6 +67,33 @@ func TestAnswersAreWhatWebJSONWrites(t *testing.T) {
 			t.Errorf("page, next %q:\n got %s\nwant %s", next, a.body, want)
 		}
 	}
+	var set []*answer
+	for _, p := range ps {
+		it, err := newItem(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set = append(set, productAnswer(it, p.Status, at))
+	}
+	for n := range len(set) + 1 {
+		want := encoded(t, web.List[*Product]{Items: append([]*Product{}, ps[:n]...)})
+		if got := setAnswer(set[:n], false); !bytes.Equal(got, want) {
+			t.Errorf("set of %d:\n got %s\nwant %s", n, got, want)
+		}
+		sums := []ProductSummary{}
+		for _, p := range ps[:n] {
+			sums = append(sums, p.Summary())
+		}
+		want = encoded(t, web.List[ProductSummary]{Items: sums})
+		if got := setAnswer(set[:n], true); !bytes.Equal(got, want) {
+			t.Errorf("summaries of %d:\n got %s\nwant %s", n, got, want)
+		}
+	}
+	// A summary's availability is the one set in place.
+	set[0].items[0].available = 42
+	if got := setAnswer(set[:1], true); !bytes.Contains(got, []byte(`"status":"active","available":42}`)) {
+		t.Errorf("summary with available 42: %s", got)
+	}
 	a, err := newPageAnswer([]*Product{}, "", 0, at, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -111,12 +138,26 @@ func TestAvailabilityLagsAtMostFreshFor(t *testing.T) {
 		q := Query{Sort: "price", Status: StatusActive, Limit: 20}
 		read := func() (product, page Product, etag string) {
 			t.Helper()
+			// The internal look-up from the cache answers what a product read does
+			// (asked first, so that it is the one to recheck or render the answer).
+			body, err := svc.productsAnswer(ctx, []string{"no-such-product", p.ID}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var set web.List[Product]
+			if err := json.Unmarshal(body, &set); err != nil || len(set.Items) != 1 {
+				t.Fatalf("set %s: %v", body, err)
+			}
 			a, err := svc.productAnswer(ctx, p.ID, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := json.Unmarshal(a.body, &product); err != nil {
 				t.Fatal(err)
+			}
+			if got := set.Items[0]; got.Available != product.Available || got.Price != product.Price {
+				t.Errorf("look-up: available %d price %d, product read: available %d price %d",
+					got.Available, got.Price.Amount, product.Available, product.Price.Amount)
 			}
 			pa, err := svc.listAnswer(ctx, q)
 			if err != nil {

@@ -50,6 +50,24 @@ type Product struct {
 	Version     int64             `json:"-"`
 }
 
+// ProductSummary is what a service that shows or prices a product needs of
+// it: GET /internal/products?view=summary answers these. Available comes
+// last, so that a rendered summary ends with it (answers.go).
+type ProductSummary struct {
+	ID        string `json:"id"`
+	SKU       string `json:"sku"`
+	Name      string `json:"name"`
+	Price     Money  `json:"price"`
+	Status    string `json:"status"`
+	Available int64  `json:"available"`
+}
+
+// Summary is the product's ProductSummary.
+func (p *Product) Summary() ProductSummary {
+	return ProductSummary{ID: p.ID, SKU: p.SKU, Name: p.Name, Price: p.Price, Status: p.Status,
+		Available: p.Available}
+}
+
 // ETag identifies this representation: it changes with an edit (the version)
 // and with the availability.
 func (p *Product) ETag() string {

@@ -188,14 +188,41 @@ func (h *Handler) deleteCategory(w http.ResponseWriter, r *http.Request) error {
 func InternalHandler(svc *Service) *web.Router {
 	r := web.NewRouter()
 	r.HandleFunc("GET /internal/products", func(w http.ResponseWriter, r *http.Request) error {
-		ids := slices.DeleteFunc(dedupe(strings.Split(r.URL.Query().Get("ids"), ",")),
+		q := r.URL.Query()
+		ids := slices.DeleteFunc(dedupe(strings.Split(q.Get("ids"), ",")),
 			func(id string) bool { return id == "" })
 		if len(ids) == 0 || len(ids) > 100 {
 			return errs.Invalidf("ids", "must name 1 to 100 products, comma-separated")
 		}
+		var summary bool
+		switch q.Get("view") {
+		case "", "full":
+		case "summary":
+			summary = true
+		default:
+			return errs.Invalidf("view", "must be full or summary")
+		}
+		switch q.Get("cached") {
+		case "", "false":
+		case "true":
+			body, err := svc.productsAnswer(r.Context(), ids, summary)
+			if err != nil {
+				return err
+			}
+			return writeAnswer(w, body)
+		default:
+			return errs.Invalidf("cached", "must be true or false")
+		}
 		ps, err := svc.Products(r.Context(), ids)
 		if err != nil {
 			return err
+		}
+		if summary {
+			sums := make([]ProductSummary, len(ps))
+			for i, p := range ps {
+				sums[i] = p.Summary()
+			}
+			return web.JSON(w, http.StatusOK, web.List[ProductSummary]{Items: sums})
 		}
 		return web.JSON(w, http.StatusOK, web.List[*Product]{Items: ps})
 	})

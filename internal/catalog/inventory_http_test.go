@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -239,46 +240,65 @@ func TestInternalProductLookup(t *testing.T) {
 		r := e.do("DELETE", "/api/v1/products/"+archived.ID, e.adminToken(), nil)
 		expect(t, r, http.StatusNoContent, "")
 
-		lookup := func(t *testing.T, ids string) []Product {
-			t.Helper()
-			r := e.forT(t).call("GET", "/internal/products?ids="+ids, nil)
-			expect(t, r, http.StatusOK, "")
-			var set struct {
-				Items []Product `json:"items"`
-			}
-			r.json(t, &set)
-			return set.Items
-		}
-		got := lookup(t, archived.ID+",no-such-product,"+active.ID+","+draft.ID)
-		if ids := idsOf(got); !slices.Equal(ids, []string{archived.ID, active.ID, draft.ID}) {
-			t.Fatalf("looked up %v", ids)
-		}
-		for i, want := range []struct {
-			status    string
-			price     int64
-			available int64
-		}{{StatusArchived, 300, 0}, {StatusActive, 100, 3}, {StatusDraft, 200, 0}} {
-			p := got[i]
-			if p.Status != want.status || p.Price.Amount != want.price ||
-				p.Available != want.available {
-				t.Errorf("listedItem %d: %+v, want %+v", i, p, want)
-			}
-		}
-		repeated := idsOf(lookup(t, active.ID+","+active.ID+",,"))
-		if !slices.Equal(repeated, []string{active.ID}) {
-			t.Errorf("repeated id: %v", repeated)
-		}
-		if got := lookup(t, "no-such-product"); len(got) != 0 {
-			t.Errorf("unknown id: %+v", got)
-		}
 		hundred := make([]string, 100)
 		for i := range hundred {
 			hundred[i] = "unknown-" + itoa(int64(i))
 		}
 		hundred[99] = draft.ID
-		ids := idsOf(lookup(t, strings.Join(hundred, ",")))
-		if !slices.Equal(ids, []string{draft.ID}) {
-			t.Errorf("100 ids: %v", ids)
+		// The answer from the database and the one from the read cache agree.
+		for _, cached := range []string{"", "&cached=false", "&cached=true", "&view=summary",
+			"&view=full&cached=true", "&view=summary&cached=true"} {
+			lookup := func(t *testing.T, ids string) []Product {
+				t.Helper()
+				r := e.forT(t).call("GET", "/internal/products?ids="+ids+cached, nil)
+				expect(t, r, http.StatusOK, "")
+				var set struct {
+					Items []Product `json:"items"`
+				}
+				r.json(t, &set)
+				return set.Items
+			}
+			got := lookup(t, archived.ID+",no-such-product,"+active.ID+","+draft.ID)
+			if ids := idsOf(got); !slices.Equal(ids, []string{archived.ID, active.ID, draft.ID}) {
+				t.Fatalf("looked up %v", ids)
+			}
+			for i, want := range []struct {
+				status    string
+				price     int64
+				available int64
+			}{{StatusArchived, 300, 0}, {StatusActive, 100, 3}, {StatusDraft, 200, 0}} {
+				p := got[i]
+				if p.Status != want.status || p.Price.Amount != want.price ||
+					p.Available != want.available {
+					t.Errorf("listedItem %d: %+v, want %+v", i, p, want)
+				}
+			}
+			repeated := idsOf(lookup(t, active.ID+","+active.ID+",,"))
+			if !slices.Equal(repeated, []string{active.ID}) {
+				t.Errorf("repeated id: %v", repeated)
+			}
+			if got := lookup(t, "no-such-product"); len(got) != 0 {
+				t.Errorf("unknown id: %+v", got)
+			}
+			ids := idsOf(lookup(t, strings.Join(hundred, ",")))
+			if !slices.Equal(ids, []string{draft.ID}) {
+				t.Errorf("100 ids: %v", ids)
+			}
+		}
+		expectInvalid(t, e.call("GET", "/internal/products?ids="+active.ID+"&cached=yes", nil), "cached")
+		expectInvalid(t, e.call("GET", "/internal/products?ids="+active.ID+"&view=short", nil), "view")
+		// A summary is what pricing needs and nothing more.
+		for _, cached := range []string{"false", "true"} {
+			r := e.call("GET", "/internal/products?view=summary&cached="+cached+"&ids="+active.ID, nil)
+			expect(t, r, http.StatusOK, "")
+			var set struct {
+				Items []map[string]any `json:"items"`
+			}
+			r.json(t, &set)
+			if len(set.Items) != 1 || !slices.Equal(slices.Sorted(maps.Keys(set.Items[0])),
+				[]string{"available", "id", "name", "price", "sku", "status"}) {
+				t.Errorf("summary, cached=%s: %v", cached, set.Items)
+			}
 		}
 
 		for _, query := range []string{"", "?ids=", "?ids=,,", "?other=" + active.ID,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -82,6 +83,71 @@ func (c *readCache) productAnswer(ctx context.Context, id string) (*answer, erro
 	a = productAnswer(it, p.Status, now)
 	c.answers.putProduct(id, a, epoch)
 	return a, nil
+}
+
+// productsAnswers answers the known products among ids (any status, no
+// id twice), in the order of ids; unknown ids are left out. Answers fresh
+// in the process are served as they are, the others are rechecked in one
+// query, and those that changed or were never rendered are read in one more.
+func (c *readCache) productsAnswers(ctx context.Context, ids []string) ([]*answer, error) {
+	now := c.now()
+	epoch := c.answers.currentEpoch()
+	got := c.answers.productsOf(ids)
+	var recheck []int // positions of answers to recheck
+	var load []string // ids to read
+	for i, a := range got {
+		switch {
+		case a == nil:
+			load = append(load, ids[i])
+		case !c.fresh(a, now):
+			recheck = append(recheck, i)
+		}
+	}
+	if len(recheck) > 0 {
+		rids := make([]string, len(recheck))
+		for j, i := range recheck {
+			rids[j] = ids[i]
+		}
+		states, err := productStates(ctx, c.db, rids)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range recheck {
+			a := got[i]
+			st, ok := states[ids[i]]
+			if !ok || st.version != a.items[0].version {
+				got[i] = nil
+				load = append(load, ids[i])
+				continue
+			}
+			it := a.items[0]
+			it.available = st.available
+			got[i] = productAnswer(it, a.status, now)
+			c.answers.putProduct(ids[i], got[i], epoch)
+		}
+	}
+	if len(load) > 0 {
+		ps, err := productsByIDs(ctx, c.db, load)
+		if err != nil {
+			return nil, err
+		}
+		loaded := make(map[string]*answer, len(ps))
+		for _, p := range ps {
+			it, err := newItem(p)
+			if err != nil {
+				return nil, err
+			}
+			a := productAnswer(it, p.Status, now)
+			loaded[p.ID] = a
+			c.answers.putProduct(p.ID, a, epoch)
+		}
+		for i, a := range got {
+			if a == nil {
+				got[i] = loaded[ids[i]]
+			}
+		}
+	}
+	return slices.DeleteFunc(got, func(a *answer) bool { return a == nil }), nil
 }
 
 // pageAnswer answers a listing query. Queries that filter on stock are

@@ -67,6 +67,18 @@ func (s *Service) listAnswer(ctx context.Context, q Query) (*answer, error) {
 	return a, nil
 }
 
+// productsAnswer is Products ready to write, from the read cache: a
+// web.List of products in JSON, whose availability may lag a stock change
+// made through another replica by up to freshFor, as a product read's.
+// With summary, it lists their ProductSummary.
+func (s *Service) productsAnswer(ctx context.Context, ids []string, summary bool) ([]byte, error) {
+	as, err := s.cache.productsAnswers(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("products: %w", err)
+	}
+	return setAnswer(as, summary), nil
+}
+
 // Products returns the known products among ids, any status, in the order of ids.
 func (s *Service) Products(ctx context.Context, ids []string) ([]*Product, error) {
 	ps, err := productsByIDs(ctx, s.db, ids)
