@@ -8,9 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,41 +133,10 @@ func demoProducts(b *testing.B, base string) []string {
 }
 
 // measureClients runs b.N calls of op, spread over one goroutine per
-// client, and reports the throughput and the 99th percentile latency.
-func measureClients(b *testing.B, clients int, op func(client, i int) error) {
+// client; op gets the client and the client's count of calls before.
+func measureClients(b *testing.B, clients int, op func(client, n int) error) {
 	b.Helper()
-	var next atomic.Int64
-	lat := make([][]time.Duration, clients)
-	errc := make(chan error, clients)
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	began := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			for n := 0; ; n++ {
-				if int(next.Add(1)) > b.N {
-					return
-				}
-				t0 := time.Now()
-				if err := op(c, n); err != nil {
-					errc <- err
-					return
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(began)
-	b.StopTimer()
-	close(errc)
-	for err := range errc {
-		b.Fatal(err)
-	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	testkit.ClosedLoop(b, clients, "req", func(c testkit.Call) error { return op(c.Client, c.Seq) })
 }
 
 const benchClients = 8

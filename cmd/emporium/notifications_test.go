@@ -73,7 +73,7 @@ func TestOrderPaidMailAfterSandboxCheckout(t *testing.T) {
 	product := products.Items[0]
 	status, body := send(t, p.addr, "POST", "/api/v1/cart/items", token,
 		map[string]any{"product_id": product.ID, "quantity": 2})
-	skipUnknownRoute(t, status, body, "the cart")
+	requireKnownRoute(t, status, body, "the cart")
 	if status != http.StatusOK {
 		t.Fatalf("add to cart: %d %s", status, body)
 	}
@@ -81,7 +81,7 @@ func TestOrderPaidMailAfterSandboxCheckout(t *testing.T) {
 		"shipping_address": map[string]string{"name": "Ada Lovelace", "line1": "12 St James's Sq",
 			"city": "London", "postal_code": "SW1Y 4JH", "country": "GB"}},
 		"Idempotency-Key", "checkout-1")
-	skipUnknownRoute(t, status, body, "the orders")
+	requireKnownRoute(t, status, body, "the orders")
 	if status != http.StatusCreated {
 		t.Fatalf("checkout: %d %s", status, body)
 	}
@@ -98,7 +98,7 @@ func TestOrderPaidMailAfterSandboxCheckout(t *testing.T) {
 	}
 	status, body = send(t, p.addr, "POST", "/api/v1/payments/"+placed.Payment.ID+"/confirm", token,
 		map[string]any{"payment_method": "pm_card_visa"})
-	skipUnknownRoute(t, status, body, "the payments")
+	requireKnownRoute(t, status, body, "the payments")
 	if status != http.StatusOK {
 		t.Fatalf("confirm: %d %s", status, body)
 	}
@@ -119,16 +119,16 @@ func TestOrderPaidMailAfterSandboxCheckout(t *testing.T) {
 	}
 }
 
-// skipUnknownRoute skips the test when the front door does not know the
-// route that answered status and body: the service is not in the all-in-one.
-func skipUnknownRoute(t *testing.T, status int, body []byte, what string) {
+// requireKnownRoute fails the test when the front door does not know the
+// route that answered status and body: the service is missing from the all-in-one.
+func requireKnownRoute(t *testing.T, status int, body []byte, what string) {
 	t.Helper()
 	var problem struct {
 		Code string `json:"code"`
 	}
 	if status == http.StatusNotFound && json.Unmarshal(body, &problem) == nil &&
 		problem.Code == "not_found" {
-		t.Skipf("%s service is not in the all-in-one yet", what)
+		t.Fatalf("%s service is not in the all-in-one", what)
 	}
 }
 

@@ -9,9 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/sqldb/sqldbtest"
+	"emporium/internal/platform/testkit"
 	"emporium/internal/platform/web"
 )
 
@@ -95,43 +93,10 @@ func get(url string) error {
 	return nil
 }
 
-// measure runs b.N calls of op from clients goroutines and reports the
-// throughput and the 99th percentile latency.
+// measure runs b.N calls of op from clients goroutines (testkit.ClosedLoop).
 func measure(b *testing.B, clients int, unit string, op func(i int) error) {
 	b.Helper()
-	var next atomic.Int64
-	lat := make([][]time.Duration, clients)
-	errc := make(chan error, clients)
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				t0 := time.Now()
-				if err := op(i); err != nil {
-					errc <- err
-					return
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errc)
-	for err := range errc {
-		b.Fatal(err)
-	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit+"/s")
-	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	testkit.ClosedLoop(b, clients, unit, func(c testkit.Call) error { return op(c.Index) })
 }
 
 // demoIDs returns the ids of the demo products, read through the front door.

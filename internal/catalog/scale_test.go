@@ -8,8 +8,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb"
 	"emporium/internal/platform/sqldb/sqldbtest"
+	"emporium/internal/platform/testkit"
 )
 
 // The words scaleCatalog makes names and descriptions of.
@@ -184,44 +183,8 @@ func BenchmarkListingAtScale(b *testing.B) {
 	}
 }
 
-// scaleLoad runs b.N calls of op from clients goroutines and reports the
-// 50th and 99th percentile latency, and the rate.
+// scaleLoad runs b.N queries from clients goroutines (testkit.ClosedLoop).
 func scaleLoad(b *testing.B, clients int, op func(i int) error) {
 	b.Helper()
-	var next atomic.Int64
-	lat := make([][]time.Duration, clients)
-	errc := make(chan error, clients)
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				t0 := time.Now()
-				if err := op(i); err != nil {
-					errc <- err
-					return
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errc)
-	for err := range errc {
-		b.Fatal(err)
-	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "queries/s")
-	b.ReportMetric(ms(all[len(all)/2]), "p50-ms")
-	b.ReportMetric(ms(all[len(all)*99/100]), "p99-ms")
-	b.ReportMetric(0, "ns/op") // the latencies say it better
+	testkit.ClosedLoop(b, clients, "queries", func(c testkit.Call) error { return op(c.Index) })
 }
