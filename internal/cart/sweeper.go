@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"emporium/internal/platform/periodic"
 )
 
 // sweepBatch is how many expired guest carts one statement deletes, so
@@ -37,18 +39,8 @@ func (s *Service) SweepGuests(ctx context.Context) (int64, error) {
 // sweeper runs SweepGuests every interval until ctx ends. It returns the
 // error of a sweep that failed, for the runtime to restart it after a pause.
 func (s *Service) sweeper(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			if _, err := s.SweepGuests(ctx); err != nil {
-				return err
-			}
-		}
-	}
+	return periodic.Every(interval, func(ctx context.Context) error {
+		_, err := s.SweepGuests(ctx)
+		return err
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"emporium/internal/platform/periodic"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -61,18 +62,8 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 // error of a sweep that could not reach the database, for the runtime to
 // restart it after a pause.
 func (s *Service) sweeper(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			if _, err := s.SweepExpired(ctx); err != nil {
-				return err
-			}
-		}
-	}
+	return periodic.Every(interval, func(ctx context.Context) error {
+		_, err := s.SweepExpired(ctx)
+		return err
+	})
 }

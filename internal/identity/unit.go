@@ -13,6 +13,7 @@ import (
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/auth"
 	"emporium/internal/platform/bus"
+	"emporium/internal/platform/periodic"
 	"emporium/internal/platform/ratelimit"
 	"emporium/internal/platform/redisconn"
 	"emporium/internal/platform/sqldb"
@@ -187,24 +188,21 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger) (*Serv
 // key, and publishes the next key ahead of time when the current one is due
 // for rotation.
 func (s *Service) maintainKeys(ctx context.Context) error {
-	tick := time.NewTicker(time.Minute)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if err := s.keys.Load(ctx); err != nil {
+	return periodic.Every(time.Minute, s.maintainKeysOnce)(ctx)
+}
+
+// maintainKeysOnce is one round of maintainKeys.
+func (s *Service) maintainKeysOnce(ctx context.Context) error {
+	if err := s.keys.Load(ctx); err != nil {
+		return err
+	}
+	if from, ok := s.keys.newestSignsFrom(); ok && s.now().Sub(from) > s.cfg.KeyRotation {
+		if err := s.keys.Rotate(ctx, keyPublishAhead); err != nil {
 			return err
 		}
-		if from, ok := s.keys.newestSignsFrom(); ok && s.now().Sub(from) > s.cfg.KeyRotation {
-			if err := s.keys.Rotate(ctx, keyPublishAhead); err != nil {
-				return err
-			}
-			s.audit(ctx, "signing_key.rotated")
-		}
+		s.audit(ctx, "signing_key.rotated")
 	}
+	return nil
 }
 
 // keyPublishAhead is how long a new key is in the JWKS before it signs: more
@@ -213,18 +211,7 @@ const keyPublishAhead = 10 * time.Minute
 
 // sweepSessions deletes sessions whose absolute lifetime ended a day ago.
 func (s *Service) sweepSessions(ctx context.Context) error {
-	tick := time.NewTicker(time.Hour)
-	defer tick.Stop()
-	for {
-		if err := s.sweepExpiredSessions(ctx); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	return periodic.NowAndEvery(time.Hour, s.sweepExpiredSessions)(ctx)
 }
 
 // sweepExpiredSessions is one sweep, in chunks.

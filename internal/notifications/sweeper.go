@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"emporium/internal/event"
 	"emporium/internal/platform/bus"
+	"emporium/internal/platform/periodic"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -18,18 +18,7 @@ import (
 // two transactions crossed or there were more than a page), and gives up on
 // those that waited past Config.ContactWait.
 func (s *Service) sweepHeld(ctx context.Context) error {
-	tick := time.NewTicker(s.cfg.sweepEvery)
-	defer tick.Stop()
-	for {
-		if err := s.sweepHeldOnce(ctx); err != nil && ctx.Err() == nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	return periodic.NowAndEvery(s.cfg.sweepEvery, s.sweepHeldOnce)(ctx)
 }
 
 // sweepHeldOnce is one round of sweepHeld.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/errs"
+	"emporium/internal/platform/periodic"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -99,18 +100,8 @@ func (s *Service) reconcile(ctx context.Context, id string) error {
 // error of a round that could not reach the database, for the runtime to
 // restart it after a pause.
 func (s *Service) reconciler(interval time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			if _, err := s.Reconcile(ctx); err != nil {
-				return err
-			}
-		}
-	}
+	return periodic.Every(interval, func(ctx context.Context) error {
+		_, err := s.Reconcile(ctx)
+		return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"emporium/internal/platform/periodic"
 	"emporium/internal/platform/sqldb"
 )
 
@@ -27,23 +28,10 @@ const DefaultJanitorInterval = time.Hour
 // run one.
 func Janitor(db *sqldb.DB, retention, interval time.Duration) func(ctx context.Context) error {
 	retention, interval = janitorDefaults(retention, interval)
-	return func(ctx context.Context) error {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			if _, err := Cleanup(ctx, db, retention); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-			}
-		}
-	}
+	return periodic.NowAndEvery(interval, func(ctx context.Context) error {
+		_, err := Cleanup(ctx, db, retention)
+		return err
+	})
 }
 
 func janitorDefaults(retention, interval time.Duration) (time.Duration, time.Duration) {
