@@ -302,6 +302,7 @@ func (s *Service) price(ctx context.Context, c *cart) (*Cart, error) {
 		UpdatedAt: c.updatedAt}
 	got, err := s.lookup(ctx, c.lines)
 	switch {
+	case err == nil: // KindOf allocates: not on every read
 	case errs.KindOf(err) == errs.Unavailable:
 		// Debug, not a warning per request: the client's breaker warns when
 		// it opens and closes, and its metrics count the failures.
