@@ -38,7 +38,8 @@ func TestReadAsksOnlyForWhatItLacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cart.Stale || cart.Subtotal.Amount != 600 || cart.Items[0].Available != 5 || cart.Items[2].Available != 7 {
+	if cart.Stale || cart.Subtotal.Amount != 600 || cart.Items[0].Available != 5 ||
+		cart.Items[2].Available != 7 {
 		t.Errorf("cart %+v", cart)
 	}
 	calls := rec.calls()[before:]
