@@ -4,10 +4,11 @@
 //
 // A cart keeps what the customer chose — products and quantities — and, for
 // each line, the product's SKU, name and price as last seen in the catalog.
-// Prices are never the cart's to decide: every read asks the catalog, in one
-// call for the whole cart, and answers what it says. The stored copy is only
-// for when the catalog cannot answer: the read then says so ("stale": true)
-// and shows the last known names and prices.
+// Prices are never the cart's to decide: every read answers what the catalog
+// said less than a second before — the cart keeps its answers that long (see
+// summaries) and asks about the rest of the cart in one call. The stored
+// copy is only for when the catalog cannot answer: the read then says so
+// ("stale": true) and shows the last known names and prices.
 package cart
 
 import (

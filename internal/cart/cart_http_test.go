@@ -183,10 +183,12 @@ func TestCartErrors(t *testing.T) {
 }
 
 // A cart holds 100 lines; the 101st product is 422 cart_full. A cart of 100
-// lines is priced with one call to the catalog.
+// lines is priced with one call to the catalog, or none when the cart asked
+// about them all less than summaryMaxAge ago.
 func TestCartFullAndPricedInOneCall(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
-		e := start(t, dbURL, nil)
+		clk := clock()
+		e := start(t, dbURL, func(c *Config) { c.now = clk.Now })
 		ada := e.customer("ada")
 		var want int64
 		for i := range MaxLines {
@@ -199,6 +201,12 @@ func TestCartFullAndPricedInOneCall(t *testing.T) {
 		expect(t, r, http.StatusUnprocessableEntity, "cart_full")
 
 		before := e.catalogCalls()
+		e.read(ada)
+		if calls := e.catalogCalls() - before; calls != 0 {
+			t.Errorf("reading a cart of 100 lines just added made %d calls to the catalog, want 0", calls)
+		}
+		clk.Advance(summaryMaxAge)
+		before = e.catalogCalls()
 		c := e.read(ada)
 		if calls := e.catalogCalls() - before; calls != 1 {
 			t.Errorf("reading a cart of 100 lines made %d calls to the catalog, want 1", calls)

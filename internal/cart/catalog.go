@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"emporium/internal/event"
 	"emporium/internal/platform/auth"
+	"emporium/internal/platform/bus"
 	"emporium/internal/platform/httpclient"
 )
 
@@ -98,4 +100,31 @@ func (c *catalog) products(ctx context.Context, ids []string, cached bool) (map[
 		found[p.ID] = p
 	}
 	return found, nil
+}
+
+// followCatalog drops the kept summary of a product (see summaries) as soon
+// as the catalog announces a change to it — an edit, or its stock running
+// out or coming back — so that the change usually shows in the next read
+// rather than up to summaryMaxAge later. Every replica reads every event.
+// Availability that moves without crossing zero is announced by no event:
+// summaryMaxAge alone bounds its lag, as it does when the bus is down.
+func (s *Service) followCatalog(b *bus.Bus) func(context.Context) error {
+	return func(ctx context.Context) error {
+		return b.Follow(ctx, bus.FollowConfig{Stream: event.CatalogStream, Subject: "catalog.>",
+			Logger: s.log, Handler: func(ctx context.Context, env event.Envelope) {
+				if env.Type != event.ProductUpdated && env.Type != event.StockChanged {
+					return
+				}
+				// Both events name the product so.
+				var changed struct {
+					ProductID string `json:"product_id"`
+				}
+				if err := env.Decode(&changed); err != nil || changed.ProductID == "" {
+					s.log.WarnContext(ctx, "catalog changes: ignoring a malformed event",
+						slog.String("id", env.ID), slog.String("type", env.Type))
+					return
+				}
+				s.summaries.drop(changed.ProductID, s.now())
+			}})
+	}
 }

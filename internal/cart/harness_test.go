@@ -94,7 +94,7 @@ func (e *env) startCart() {
 				return nil, err
 			}
 			e.svc = svc
-			return svc.appService(), nil
+			return svc.appService(d.Bus), nil
 		}}
 	e.stop = apptest.Serve(e.t, unit, base, ln).Stop
 }

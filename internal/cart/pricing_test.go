@@ -9,19 +9,24 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb/sqldbtest"
+	"emporium/internal/platform/testkit"
 )
 
-// A cart is priced by the catalog when it is read: a new price shows in the
-// next read, and a product archived later keeps its line, unavailable.
+// A cart is priced by the catalog when it is read: a new price shows in a
+// read soon after — the catalog's event drops what the cart kept, with the
+// cart's clock stopped — and a product archived later keeps its line,
+// unavailable.
 func TestPricedAtReadTime(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
-		e := start(t, dbURL, nil)
+		clk := clock()
+		e := start(t, dbURL, func(c *Config) { c.now = clk.Now })
 		mug, tea := e.createProduct(1299, 10), e.createProduct(450, 5)
 		ada := e.customer("ada")
 		e.add(ada, mug.ID, 2)
@@ -29,8 +34,12 @@ func TestPricedAtReadTime(t *testing.T) {
 
 		e.editProduct(mug.ID, map[string]any{"price": map[string]any{"amount": 999, "currency": "USD"},
 			"name": "Blue mug"})
-		c := e.read(ada)
-		if m := c.Items[0]; m.UnitPrice.Amount != 999 || m.Name != "Blue mug" || m.LineTotal.Amount != 1998 {
+		var c Cart
+		eventually(t, 10*time.Second, "the new price shows", func() bool {
+			c = e.read(ada)
+			return c.Items[0].UnitPrice.Amount == 999
+		})
+		if m := c.Items[0]; m.Name != "Blue mug" || m.LineTotal.Amount != 1998 {
 			t.Errorf("after the price change: %+v", m)
 		}
 		if c.Subtotal.Amount != 1998+450 {
@@ -38,7 +47,10 @@ func TestPricedAtReadTime(t *testing.T) {
 		}
 
 		e.editProduct(tea.ID, map[string]any{"status": "archived"})
-		c = e.read(ada)
+		eventually(t, 10*time.Second, "the archived line shows unavailable", func() bool {
+			c = e.read(ada)
+			return len(c.Items) == 2 && c.Items[1].Available == 0
+		})
 		if len(c.Items) != 2 {
 			t.Fatalf("%d lines after archiving, want 2", len(c.Items))
 		}
@@ -56,20 +68,24 @@ func TestPricedAtReadTime(t *testing.T) {
 }
 
 // With the catalog stopped, reads answer 200 from the last known names and
-// prices with "stale": true, and adds answer 503 with Retry-After at once;
-// once the catalog is back, everything works again.
+// prices with "stale": true once what the cart kept of the catalog's
+// answers is too old, and adds answer 503 with Retry-After at once; once the
+// catalog is back, everything works again.
 func TestCatalogDown(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
-		e := start(t, dbURL, nil)
+		clk := clock()
+		e := start(t, dbURL, func(c *Config) { c.now = clk.Now })
 		mug, tea := e.createProduct(1299, 10), e.createProduct(450, 5)
 		ada := e.customer("ada")
 		e.add(ada, mug.ID, 2)
 		// The last price the cart saw is the one after this change.
 		e.editProduct(mug.ID, map[string]any{"price": map[string]any{"amount": 1099, "currency": "USD"}})
+		clk.Advance(summaryMaxAge)
 		fresh := e.read(ada)
 		guest := e.newGuestCart(tea.ID, 1)
 
 		e.catalog.Stop()
+		clk.Advance(summaryMaxAge)
 		for range 10 { // past the breaker's threshold
 			c := e.read(ada)
 			if !c.Stale {
@@ -128,10 +144,15 @@ func TestCatalogDown(t *testing.T) {
 // and adds 503 within the per-call timeout, not when the client gives up.
 func TestCatalogHangs(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
-		e := start(t, dbURL, func(c *Config) { c.CatalogTimeout = 100 * time.Millisecond })
+		clk := clock()
+		e := start(t, dbURL, func(c *Config) {
+			c.CatalogTimeout = 100 * time.Millisecond
+			c.now = clk.Now
+		})
 		mug := e.createProduct(1299, 10)
 		ada := e.customer("ada")
 		e.add(ada, mug.ID, 1)
+		clk.Advance(summaryMaxAge)
 		e.catalog.Stop()
 		hang := e.catalog.hang()
 		defer hang()
@@ -144,46 +165,81 @@ func TestCatalogHangs(t *testing.T) {
 }
 
 // A cart read asks the catalog for its products' summaries from the
-// catalog's read cache; an add asks its database, so that a product archived a moment ago
-// is not added. (Seen by a recording proxy between the cart and the real
-// catalog.)
+// catalog's read cache, unless it asked less than summaryMaxAge ago; an add
+// asks its database, so that a product archived a moment ago is not added,
+// and its answer prices the reads that follow. (Seen by a recording proxy
+// between the cart and the real catalog.)
 func TestReadsPriceFromTheCatalogCache(t *testing.T) {
 	e := start(t, sqldbtest.SQLiteURL(t), nil)
-	target, err := url.Parse(e.catalog.internal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var queries []string
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		queries = append(queries, r.URL.Query().Get("view")+" "+r.URL.Query().Get("cached"))
-		mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	db := sqldbtest.SQLite(t, outbox.Schema, inbox.Schema, Schema)
-	svc, err := New(db, testConfig(), srv.URL, e.token, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clk := clock()
+	svc, rec := e.proxied(clk)
 	mug := e.createProduct(1299, 10)
 	ctx := context.Background()
 	if _, _, err := svc.AddItem(ctx, customer("ada"), AddItemRequest{ProductID: mug.ID, Quantity: 2}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := svc.Cart(ctx, customer("ada"))
+	for _, wait := range []time.Duration{0, summaryMaxAge - time.Millisecond, time.Millisecond} {
+		clk.Advance(wait)
+		c, err := svc.Cart(ctx, customer("ada"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Items) != 1 || c.Items[0].Available != 10 || c.Items[0].UnitPrice.Amount != 1299 || c.Stale {
+			t.Errorf("cart %+v", c)
+		}
+	}
+	var got []string
+	for _, q := range rec.calls() {
+		got = append(got, q.Get("view")+" "+q.Get("cached"))
+	}
+	if !slices.Equal(got, []string{"summary ", "summary true"}) {
+		t.Errorf("the catalog was asked with view, cached = %q, want summaries, for an add not cached and, "+
+			"%v after it, for a read cached", got, summaryMaxAge)
+	}
+}
+
+// recorder is a proxy between a cart and the real catalog that records the
+// queries of the calls, and answers 503 itself while failing is set.
+type recorder struct {
+	mu      sync.Mutex
+	queries []url.Values
+	failing atomic.Bool
+}
+
+// calls returns the queries of the calls so far.
+func (rec *recorder) calls() []url.Values {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.queries)
+}
+
+// proxied returns a second cart service, on a database of its own and on
+// clk, that calls e's catalog through a recorder.
+func (e *env) proxied(clk *testkit.Clock) (*Service, *recorder) {
+	e.t.Helper()
+	target, err := url.Parse(e.catalog.internal)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	if len(c.Items) != 1 || c.Items[0].Available != 10 || c.Items[0].UnitPrice.Amount != 1299 || c.Stale {
-		t.Errorf("cart %+v", c)
+	rec := &recorder{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.queries = append(rec.queries, r.URL.Query())
+		rec.mu.Unlock()
+		if rec.failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	e.t.Cleanup(srv.Close)
+	db := sqldbtest.SQLite(e.t, outbox.Schema, inbox.Schema, Schema)
+	cfg := testConfig()
+	cfg.now = clk.Now
+	svc, err := New(db, cfg, srv.URL, e.token, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(queries, []string{"summary ", "summary true"}) {
-		t.Errorf("the catalog was asked with view, cached = %q, want summaries, for an add not cached and "+
-			"for a read cached", queries)
-	}
+	return svc, rec
 }

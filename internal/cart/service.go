@@ -17,12 +17,13 @@ import (
 // holds the cart's row (see cartWhere), so concurrent changes of one cart
 // queue and none is lost.
 type Service struct {
-	db       *sqldb.DB
-	catalog  *catalog
-	currency string
-	guestTTL time.Duration
-	log      *slog.Logger
-	now      func() time.Time
+	db        *sqldb.DB
+	catalog   *catalog
+	summaries *summaries
+	currency  string
+	guestTTL  time.Duration
+	log       *slog.Logger
+	now       func() time.Time
 
 	sweepEvery time.Duration
 }
@@ -65,7 +66,7 @@ func (s *Service) Cart(ctx context.Context, o owner) (*Cart, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read cart: %w", err)
 	}
-	return s.price(ctx, c, nil)
+	return s.price(ctx, c)
 }
 
 // peek reads the owner's cart without holding it: nil for a customer or a
@@ -164,7 +165,7 @@ func (s *Service) hold(ctx context.Context, tx *sqldb.Tx, o owner, create bool) 
 // making the cart when there is none (the token of a new guest cart is
 // returned). It needs the catalog: when that cannot be reached the answer
 // is errs.Unavailable. The cart's other products are looked up in the same
-// catalog call, for the answer's prices.
+// call to the catalog's database, and its answer priced from it.
 func (s *Service) AddItem(ctx context.Context, o owner, in AddItemRequest) (*Cart, string, error) {
 	if !in.lookable() {
 		return nil, "", fmt.Errorf("add %q to cart: %w", in.ProductID, ErrProductNotFound)
@@ -181,10 +182,13 @@ func (s *Service) AddItem(ctx context.Context, o owner, in AddItemRequest) (*Car
 			}
 		}
 	}
+	asked := s.now()
 	found, err := s.catalog.products(ctx, ids, false)
 	if err != nil {
 		return nil, "", fmt.Errorf("add to cart: %w", err)
 	}
+	// Newer than any kept: the answer prices the cart after the add.
+	s.summaries.put(ids, found, asked)
 	p, ok := found[in.ProductID]
 	if !ok || !p.forSale() {
 		return nil, "", fmt.Errorf("add %s to cart: %w", in.ProductID, ErrProductNotFound)
@@ -193,7 +197,7 @@ func (s *Service) AddItem(ctx context.Context, o owner, in AddItemRequest) (*Car
 	if err != nil {
 		return nil, "", fmt.Errorf("add to cart: %w", err)
 	}
-	view, err := s.price(ctx, c, found)
+	view, err := s.price(ctx, c)
 	return view, token, err
 }
 
@@ -204,7 +208,7 @@ func (s *Service) SetQuantity(ctx context.Context, o owner, productID string, qu
 	if err != nil {
 		return nil, fmt.Errorf("change cart line %s: %w", productID, err)
 	}
-	return s.price(ctx, c, nil)
+	return s.price(ctx, c)
 }
 
 // RemoveItem takes a line out of the cart. A product not in the cart is
@@ -214,7 +218,7 @@ func (s *Service) RemoveItem(ctx context.Context, o owner, productID string) (*C
 	if err != nil {
 		return nil, fmt.Errorf("remove cart line %s: %w", productID, err)
 	}
-	return s.price(ctx, c, nil)
+	return s.price(ctx, c)
 }
 
 // Empty removes every line of the owner's cart; the cart stays (a guest's
@@ -261,7 +265,7 @@ func (s *Service) Merge(ctx context.Context, customerID, token string) (*Merged,
 	if err != nil {
 		return nil, fmt.Errorf("merge cart: %w", err)
 	}
-	view, err := s.price(ctx, c, nil)
+	view, err := s.price(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -289,23 +293,16 @@ func (s *Service) Stored(ctx context.Context, customerID string) (*Stored, error
 	return out, nil
 }
 
-// price answers c as the catalog describes its products now, in one catalog
-// call for the products known does not hold, answered from the catalog's
-// read cache (availability up to a second behind, as on a product page). When the catalog cannot be
-// reached, the lines it would have priced show what it last said, with
+// price answers c as the catalog describes its products (see lookup). When
+// the catalog cannot be reached, every line shows what it last said, with
 // nothing available, and the cart is marked stale. What the catalog said
 // that differs from the stored copy is stored for next time.
-func (s *Service) price(ctx context.Context, c *cart, known map[string]product) (*Cart, error) {
+func (s *Service) price(ctx context.Context, c *cart) (*Cart, error) {
 	view := &Cart{ID: c.id, Items: make([]Item, 0, len(c.lines)), Subtotal: Money{Currency: s.currency},
 		UpdatedAt: c.updatedAt}
-	var missing []string
-	for _, l := range c.lines {
-		if _, ok := known[l.productID]; !ok {
-			missing = append(missing, l.productID)
-		}
-	}
-	found, err := s.catalog.products(ctx, missing, true)
+	got, err := s.lookup(ctx, c.lines)
 	switch {
+	case err == nil: // KindOf allocates: not on every read
 	case errs.KindOf(err) == errs.Unavailable:
 		// Debug, not a warning per request: the client's breaker warns when
 		// it opens and closes, and its metrics count the failures.
@@ -316,14 +313,11 @@ func (s *Service) price(ctx context.Context, c *cart, known map[string]product) 
 		return nil, fmt.Errorf("price cart: %w", err)
 	}
 	var changed []line
-	for _, l := range c.lines {
-		p, ok := known[l.productID]
-		if !ok {
-			p, ok = found[l.productID]
-		}
+	for i, l := range c.lines {
 		it := Item{ProductID: l.productID, Quantity: l.quantity,
 			SKU: l.seen.sku, Name: l.seen.name, UnitPrice: l.seen.price}
-		if ok {
+		if got != nil && got[i].known {
+			p := got[i].p
 			it.SKU, it.Name, it.UnitPrice = p.SKU, p.Name, p.Price
 			if p.forSale() {
 				it.Available = max(p.Available, 0)
@@ -342,6 +336,39 @@ func (s *Service) price(ctx context.Context, c *cart, known map[string]product) 
 		s.rememberSeen(ctx, c.id, changed)
 	}
 	return view, nil
+}
+
+// lookup returns what the catalog says of each line's product, in the
+// lines' order: what the cart asked it less than summaryMaxAge ago (see
+// summaries), and the rest in one call, answered from the catalog's read
+// cache (availability up to a second behind, as on a product page), whose
+// answers are kept. When the catalog cannot be reached the error is
+// errs.Unavailable.
+func (s *Service) lookup(ctx context.Context, lines []line) ([]summary, error) {
+	ids := make([]string, len(lines))
+	for i, l := range lines {
+		ids[i] = l.productID
+	}
+	got := make([]summary, len(lines))
+	asked := s.now()
+	missing := s.summaries.get(ids, asked, got)
+	if len(missing) == 0 {
+		return got, nil
+	}
+	ask := make([]string, len(missing))
+	for j, i := range missing {
+		ask[j] = ids[i]
+	}
+	found, err := s.catalog.products(ctx, ask, true)
+	if err != nil {
+		return nil, err
+	}
+	s.summaries.put(ask, found, asked)
+	for _, i := range missing {
+		p, ok := found[ids[i]]
+		got[i] = summary{p: p, known: ok, asked: asked}
+	}
+	return got, nil
 }
 
 // rememberSeen stores the catalog's latest word on some lines. It is a

@@ -16,11 +16,17 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// cartQuery reads a cart and its lines in one query: one row per line, in
-// no order, or one row of NULL lines for an empty cart.
-const cartQuery = `SELECT c.id, COALESCE(c.customer_id, ''), c.created_at, c.updated_at,
-	l.product_id, l.quantity, l.position, l.sku, l.name, l.price_amount, l.price_currency
-	FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE `
+// cartQuery reads a cart and its lines in one query, where the condition on
+// carts (alias c) follows each of its two parts: a row of the cart's
+// columns, and one row per line, in no order, of the line's. The columns of
+// the other kind are NULL: a cart's columns, repeated on every line, would
+// be decoded on every line (its times parsed from text on SQLite).
+func cartQuery(where string) string {
+	return `SELECT c.id, COALESCE(c.customer_id, ''), c.created_at, c.updated_at,
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM carts c WHERE ` + where + `
+	UNION ALL SELECT NULL, NULL, NULL, NULL, l.product_id, l.quantity, l.position, l.sku, l.name,
+	l.price_amount, l.price_currency FROM carts c JOIN cart_lines l ON l.cart_id = c.id WHERE ` + where
+}
 
 // cartWhere reads the one cart a condition on carts (alias c) names, with
 // its lines; nil when there is none. In a transaction on PostgreSQL it
@@ -41,40 +47,48 @@ func cartWhere(ctx context.Context, q querier, where string, args ...any) (*cart
 	}
 	// The lines are put in order here: ORDER BY would have SQLite sort them
 	// in a temporary B-tree on every read.
-	rows, err := q.QueryContext(ctx, cartQuery+where, args...)
+	rows, err := q.QueryContext(ctx, cartQuery(where), args...)
 	if err != nil {
 		return nil, err
 	}
-	var c *cart
-	// Scanned into the same variables row after row: the cart's columns,
-	// repeated on every row, are kept from the first one only.
-	var row cart
-	var id, customerID sql.RawBytes
-	var productID, sku, name, currency sql.NullString
-	var quantity, position, amount sql.NullInt64
+	var c cart
+	found := false
+	// One variable for every row, and one allocation: each field escapes
+	// to Scan.
+	var r struct {
+		id, customerID             sql.RawBytes
+		createdAt, updatedAt       sql.NullTime
+		productID, sku, name       sql.NullString
+		currency                   sql.NullString
+		quantity, position, amount sql.NullInt64
+	}
 	for rows.Next() {
-		if err := rows.Scan(&id, &customerID, &row.createdAt, &row.updatedAt, &productID,
-			&quantity, &position, &sku, &name, &amount, &currency); err != nil {
+		if err := rows.Scan(&r.id, &r.customerID, &r.createdAt, &r.updatedAt, &r.productID,
+			&r.quantity, &r.position, &r.sku, &r.name, &r.amount, &r.currency); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if c == nil {
-			c = &cart{id: string(id), customerID: string(customerID),
-				createdAt: row.createdAt.UTC(), updatedAt: row.updatedAt.UTC()}
+		if !r.productID.Valid {
+			found = true
+			c.id, c.customerID = string(r.id), string(r.customerID)
+			c.createdAt, c.updatedAt = r.createdAt.Time.UTC(), r.updatedAt.Time.UTC()
+			continue
 		}
-		if productID.Valid {
-			c.lines = append(c.lines, line{productID: productID.String, quantity: int(quantity.Int64),
-				position: int(position.Int64), seen: seen{sku: sku.String, name: name.String,
-					price: Money{Amount: amount.Int64, Currency: currency.String}}})
+		if c.lines == nil {
+			c.lines = make([]line, 0, 16) // most carts, in one allocation
 		}
+		c.lines = append(c.lines, line{productID: r.productID.String, quantity: int(r.quantity.Int64),
+			position: int(r.position.Int64), seen: seen{sku: r.sku.String, name: r.name.String,
+				price: Money{Amount: r.amount.Int64, Currency: r.currency.String}}})
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
-	if c != nil {
-		slices.SortStableFunc(c.lines, func(a, b line) int { return cmp.Compare(a.position, b.position) })
+	if !found {
+		return nil, nil
 	}
-	return c, nil
+	slices.SortStableFunc(c.lines, func(a, b line) int { return cmp.Compare(a.position, b.position) })
+	return &c, nil
 }
 
 func closeRows(rows *sql.Rows) error {

@@ -81,7 +81,7 @@ func Unit(cfg Config) app.Unit {
 			if err != nil {
 				return nil, err
 			}
-			return svc.appService(), nil
+			return svc.appService(d.Bus), nil
 		}}
 }
 
@@ -98,8 +98,8 @@ func New(db *sqldb.DB, cfg Config, catalogURL, serviceToken string, log *slog.Lo
 	c := newCatalog(catalogConfig{URL: catalogURL, Timeout: cfg.CatalogTimeout,
 		BreakerFailures: uint32(cfg.CatalogBreakerFailures), BreakerOpenFor: cfg.CatalogBreakerOpenFor},
 		serviceToken, log, reg)
-	return &Service{db: db, catalog: c, currency: cfg.Currency, guestTTL: cfg.GuestTTL, log: log, now: now,
-		sweepEvery: cfg.SweepInterval}, nil
+	return &Service{db: db, catalog: c, summaries: newSummaries(summaryEntries), currency: cfg.Currency,
+		guestTTL: cfg.GuestTTL, log: log, now: now, sweepEvery: cfg.SweepInterval}, nil
 }
 
 // appService is the service as the runtime runs it. The catalog is not a
@@ -107,13 +107,14 @@ func New(db *sqldb.DB, cfg Config, catalogURL, serviceToken string, log *slog.Lo
 // change but adding a product, so taking the cart out of the load balancer
 // would only make things worse. Its breaker shows in the metrics
 // (http_client_breaker_state{peer="catalog"}) and the logs.
-func (s *Service) appService() *app.Service {
+func (s *Service) appService(b *bus.Bus) *app.Service {
 	return &app.Service{
 		Public:    NewHandler(s),
 		Paths:     []string{"/api/v1/cart", "/api/v1/cart/", "/openapi/cart.yaml"},
 		Internal:  InternalHandler(s),
 		Consumers: []bus.ConsumerConfig{s.orderPlacedConsumer()},
-		Workers:   []app.Worker{{Name: "guest-cart-sweeper", Run: s.sweeper(s.sweepEvery)}},
+		Workers: []app.Worker{{Name: "guest-cart-sweeper", Run: s.sweeper(s.sweepEvery)},
+			{Name: "catalog-changes", Run: s.followCatalog(b)}},
 	}
 }
 

@@ -63,7 +63,7 @@ var OpenAPI []byte
 var Schema = sqldb.Schema{Name: "catalog", FS: must(fs.Sub(migrations, "migrations"))}
 
 // Stream is where the catalog's events go.
-var Stream = bus.StreamConfig{Name: "CATALOG", Subjects: []string{"catalog.>"}, MaxAge: 7 * 24 * time.Hour}
+var Stream = bus.StreamConfig{Name: event.CatalogStream, Subjects: []string{"catalog.>"}, MaxAge: 7 * 24 * time.Hour}
 
 // Unit describes the catalog service to the runtime. The demo catalog is
 // loaded into an empty database when cfg.DemoData is set.

@@ -7,8 +7,12 @@ const (
 	StockChanged    = "catalog.stock.changed"
 )
 
-// CatalogSource is the source of the catalog service's events.
-const CatalogSource = "catalog"
+// CatalogSource is the source of the catalog service's events; CatalogStream
+// is the stream they are published on (subjects catalog.>).
+const (
+	CatalogSource = "catalog"
+	CatalogStream = "CATALOG"
+)
 
 // Money is an amount in minor units of an ISO 4217 currency.
 type Money struct {
