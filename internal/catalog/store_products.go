@@ -254,11 +254,11 @@ func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
 // listProducts runs q and returns up to q.Limit+1 products, so the caller
 // knows whether there is a next page.
 func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
-	way, err := listWay(ctx, db, q)
+	how, err := listWay(ctx, db, q)
 	if err != nil {
 		return nil, err
 	}
-	query, args := listQuery(db.Dialect(), q, way)
+	query, args := listQuery(db.Dialect(), q, how)
 	return scanProducts(db.QueryContext(ctx, query, args...))
 }
 
@@ -279,6 +279,15 @@ const (
 	categoryFirst                      // the products of the category tree, then sorted
 )
 
+// listPlan is how SQLite reaches a listing's products: the way, and, when
+// the trigram index was read for q's text and listed every match (fewer than
+// manyMatches), their rowids as a JSON array, so that the listing's query
+// reads them from that list instead of searching the index a second time.
+type listPlan struct {
+	way     listAccess
+	matches string
+}
+
 // fewMatches and manyMatches bound the products a filter matches, as
 // counted, for SQLite to read them first (fewer than fewMatches: sorting
 // them costs less than walking an index to fill a page), or to check q by
@@ -287,7 +296,7 @@ const (
 // every match).
 const (
 	fewMatches  = 300
-	manyMatches = 5000
+	manyMatches = 1000
 )
 
 // sortIndexes names the index of each sort (see the migrations).
@@ -303,50 +312,77 @@ func categoryTree(slug string) string {
 			UNION SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) `
 }
 
-// listWay chooses how SQLite reaches q's products, counting what its text
-// and its category match (up to manyMatches and fewMatches).
-func listWay(ctx context.Context, db querier, q Query) (listAccess, error) {
+// listWay chooses how SQLite reaches q's products, reading what its text
+// matches (up to manyMatches rowids) and counting what its category matches
+// (up to fewMatches).
+func listWay(ctx context.Context, db querier, q Query) (listPlan, error) {
 	if db.Dialect() != sqldb.SQLite || q.Status == "any" {
-		return walkSortIndex, nil
+		return listPlan{way: walkSortIndex}, nil
 	}
-	count := func(query string, arg any) (int, error) {
-		rows, err := db.QueryContext(ctx, query, arg)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		var n int
-		if rows.Next() {
-			if err := rows.Scan(&n); err != nil {
-				return 0, err
-			}
-		}
-		return n, rows.Err()
-	}
-	way := walkSortIndex
+	plan := listPlan{way: walkSortIndex}
 	if text := strings.ToLower(q.Text); utf8.RuneCountInString(text) >= 3 {
-		n, err := count(`SELECT count(*) FROM (SELECT rowid FROM products_search WHERE products_search MATCH $1
-			LIMIT `+itoa(manyMatches)+")", ftsPhrase(text))
-		if n < fewMatches || err != nil {
-			return textFirst, err
+		matches, err := textMatches(ctx, db, text)
+		if err != nil {
+			return plan, err
 		}
-		if n >= manyMatches {
-			way = walkCheckingText
+		switch {
+		case len(matches) >= manyMatches:
+			plan.way = walkCheckingText
+		case len(matches) < fewMatches:
+			return listPlan{way: textFirst, matches: jsonText(matches)}, nil
+		default:
+			plan.matches = jsonText(matches)
 		}
 	}
 	if q.Category != "" {
-		n, err := count(categoryTree("$1")+`SELECT count(*) FROM (SELECT 1 FROM product_categories pc
-			WHERE pc.category_id IN (SELECT id FROM tree) LIMIT `+itoa(fewMatches)+")", q.Category)
+		n, err := countRows(ctx, db, categoryTree("$1")+`SELECT 1 FROM product_categories pc
+			WHERE pc.category_id IN (SELECT id FROM tree) LIMIT `+itoa(fewMatches), q.Category)
 		if n < fewMatches || err != nil {
-			return categoryFirst, err
+			return listPlan{way: categoryFirst, matches: plan.matches}, err
 		}
 	}
-	return way, nil
+	return plan, nil
 }
 
-// listQuery is the SQL that answers q, reaching the products by way on
-// SQLite, and its arguments.
-func listQuery(dialect sqldb.Dialect, q Query, way listAccess) (string, []any) {
+// countRows counts the rows query answers.
+func countRows(ctx context.Context, db querier, query string, args ...any) (int, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
+}
+
+// textMatches reads the rowids of up to manyMatches products whose name or
+// description the trigram index finds text in (lower case, 3 characters or
+// more), in rowid order.
+func textMatches(ctx context.Context, db querier, text string) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT rowid FROM products_search WHERE products_search MATCH $1
+		LIMIT `+itoa(manyMatches), ftsPhrase(text))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := []int64{} // [] in JSON, not null, when nothing matches
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// listQuery is the SQL that answers q, reaching the products as plan says
+// on SQLite, and its arguments.
+func listQuery(dialect sqldb.Dialect, q Query, plan listPlan) (string, []any) {
+	way := plan.way
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -389,7 +425,11 @@ func listQuery(dialect sqldb.Dialect, q Query, way listAccess) (string, []any) {
 		// for a text of 3 characters or more, and LIKE checks them; a
 		// shorter text is LIKE alone. On PostgreSQL, the trigram index
 		// serves LIKE itself.
-		if lite && utf8.RuneCountInString(text) >= 3 && way != walkCheckingText {
+		switch {
+		case !lite || utf8.RuneCountInString(text) < 3 || way == walkCheckingText:
+		case plan.matches != "":
+			sql.WriteString(" AND p.rowid IN (SELECT value FROM json_each(" + arg(plan.matches) + "))")
+		default:
 			sql.WriteString(" AND p.rowid IN (SELECT rowid FROM products_search WHERE products_search MATCH " +
 				arg(ftsPhrase(text)) + ")")
 		}
