@@ -160,6 +160,7 @@ func TestListingPlansUseIndexes(t *testing.T) {
 					}
 					if q.Category != "" {
 						ways["category first"] = listPlan{way: categoryFirst}
+						ways["walking the sort's index, category listed"] = listPlan{way: walkSortIndex, listCategory: true}
 					}
 				}
 				for how, way := range ways {
