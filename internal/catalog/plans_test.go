@@ -21,9 +21,9 @@ var fullScan = regexp.MustCompile(`(?m)(^|\s)SCAN (p|p2|pc|i|products|product_ca
 var sortStep = regexp.MustCompile(`USE TEMP B-TREE FOR (RIGHT PART OF )?ORDER BY|(^|\s)(Incremental )?Sort\b`)
 
 // plan explains the SQL that answers q, reaching the products by way.
-func plan(t *testing.T, db *sqldb.DB, q Query, way listAccess) string {
+func plan(t *testing.T, db *sqldb.DB, q Query, how listPlan) string {
 	t.Helper()
-	query, args := listQuery(db.Dialect(), q, way)
+	query, args := listQuery(db.Dialect(), q, how)
 	explain := "EXPLAIN QUERY PLAN "
 	if db.Dialect() == sqldb.Postgres {
 		explain = "EXPLAIN "
@@ -149,16 +149,21 @@ func TestListingPlansUseIndexes(t *testing.T) {
 				c.edit(&q)
 				// SQLite: each way listWay may choose (PostgreSQL's planner
 				// chooses for itself).
-				ways := map[listAccess]string{walkSortIndex: "walking the sort's index"}
+				ways := map[string]listPlan{"walking the sort's index": {way: walkSortIndex}}
 				if svc.db.Dialect() == sqldb.SQLite {
 					if len([]rune(q.Text)) >= 3 {
-						ways[textFirst] = "text first"
+						// listWay lists the rowids the trigram index matched
+						// when there are fewer than manyMatches.
+						ways["text first"] = listPlan{way: textFirst}
+						ways["text first, matches listed"] = listPlan{way: textFirst, matches: "[1,2,3]"}
+						ways["walking the sort's index, matches listed"] = listPlan{way: walkSortIndex, matches: "[1,2,3]"}
 					}
 					if q.Category != "" {
-						ways[categoryFirst] = "category first"
+						ways["category first"] = listPlan{way: categoryFirst}
+						ways["walking the sort's index, category listed"] = listPlan{way: walkSortIndex, listCategory: true}
 					}
 				}
-				for way, how := range ways {
+				for how, way := range ways {
 					got := plan(t, svc.db, q, way)
 					t.Logf("%s, sort %s, %s:\n%s", c.name, sort, how, got)
 					if fullScan.MatchString(got) {
@@ -168,7 +173,7 @@ func TestListingPlansUseIndexes(t *testing.T) {
 						t.Errorf("%s, sort %s: sorts instead of reading an index in order:\n%s", c.name, sort, got)
 					}
 					uses := strings.Contains(got, "products_search")
-					if c.trigram && !uses && (svc.db.Dialect() == sqldb.Postgres || way == textFirst) {
+					if c.trigram && !uses && (svc.db.Dialect() == sqldb.Postgres || how == "text first") {
 						t.Errorf("%s, sort %s, %s: the trigram index is not used:\n%s", c.name, sort, how, got)
 					}
 				}
