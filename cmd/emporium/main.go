@@ -91,5 +91,10 @@ func run(ctx context.Context, cfg Config) error {
 	// demo catalog. Collecting it now and handing the pages back costs a few
 	// milliseconds once.
 	debug.FreeOSMemory()
+	if n, err := app.ReleaseExecutablePages(); err != nil {
+		log.Warn("start-up: could not release the binary's pages", "err", err)
+	} else {
+		log.Debug("start-up: released the binary's mapped pages", "bytes", n)
+	}
 	return rt.Run(ctx)
 }
