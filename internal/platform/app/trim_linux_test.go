@@ -17,7 +17,7 @@ func TestReadOnlyMapping(t *testing.T) {
 		{"00400000-01da1000 r-xp 00000000 fe:00 99 /usr/bin/emporium", 0x400000, 0x1da1000, true},
 		{"01da1000-03a24000 r--p 019a1000 fe:00 99 /usr/bin/emporium", 0x1da1000, 0x3a24000, true},
 		{"03a24000-03b31000 rw-p 03624000 fe:00 99 /usr/bin/emporium", 0, 0, false}, // writable: the process's own changes
-		{"7f8286b10000-7f8286c10000 r--p 00000000 00:00 0", 0, 0, false},           // anonymous
+		{"7f8286b10000-7f8286c10000 r--p 00000000 00:00 0", 0, 0, false},            // anonymous
 		{"7f82cde36000-7f82cdea8000 r-xp 00000000 fe:00 12 /usr/lib/libc.so.6", 0, 0, false},
 		{"zz-03a24000 r--p 0 fe:00 99 /usr/bin/emporium", 0, 0, false},
 		{"03a24000-01da1000 r--p 0 fe:00 99 /usr/bin/emporium", 0, 0, false},
