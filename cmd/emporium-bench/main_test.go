@@ -80,12 +80,14 @@ func TestReport(t *testing.T) {
 		t.Errorf("ratio %v, want 0.25", r.Ratio)
 	}
 	rep := &report{Clients: 64, Rounds: 1, Scenarios: []scenarioReport{r},
-		Footprint: &footprintReport{ReadyIn: 700 * time.Millisecond, Idle: memory{RSS: 50 << 20}}}
+		Footprint: &footprintReport{ReadyIn: 700 * time.Millisecond,
+			Idle: memory{RSS: 50 << 20, Anon: 15 << 20, File: 35 << 20}}}
 	var text bytes.Buffer
 	if err := rep.write(&text, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1000 req/s", "250 req/s", "25.0 %", "status 503: 2", "50.0 MiB", "700.0ms", "100µs"} {
+	for _, want := range []string{"1000 req/s", "250 req/s", "25.0 %", "status 503: 2", "VmRSS) 50.0 MiB",
+		"RssAnon, its own: 15.0 MiB", "RssFile, the binary's pages: 35.0 MiB", "700.0ms", "100µs"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, text.String())
 		}

@@ -110,9 +110,9 @@ func (rep *report) write(out io.Writer, asJSON bool) error {
 		rep.LoadAverage[0], rep.LoadAverage[1], rep.GoVersion, rep.Clients, rep.Duration, rep.Warmup,
 		rep.Rounds)
 	if f := rep.Footprint; f != nil {
-		fmt.Fprintf(out, "all-in-one: ready in %s; resident %s when idle, %s after ready "+
-			"(its own %s, the binary's pages %s)", fmtDur(f.ReadyIn), fmtBytes(f.Idle.RSS), f.Settle,
-			fmtBytes(f.Idle.Anon), fmtBytes(f.Idle.File))
+		fmt.Fprintf(out, "all-in-one: ready in %s; resident (VmRSS) %s when idle, %s after ready "+
+			"(RssAnon, its own: %s; RssFile, the binary's pages: %s)", fmtDur(f.ReadyIn),
+			fmtBytes(f.Idle.RSS), f.Settle, fmtBytes(f.Idle.Anon), fmtBytes(f.Idle.File))
 		if f.AfterLoad != nil {
 			fmt.Fprintf(out, ", %s after the load (peak %s)", fmtBytes(f.AfterLoad.RSS), fmtBytes(f.AfterLoad.Peak))
 		}

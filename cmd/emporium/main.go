@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,10 +87,28 @@ func run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	// Starting leaves garbage the collector would keep for minutes in an idle
-	// process: the first admin's argon2id hash (19 MiB), the migrations, the
-	// demo catalog. Collecting it now and handing the pages back costs a few
-	// milliseconds once.
-	debug.FreeOSMemory()
+	go func() {
+		select {
+		case <-rt.Ready():
+			trim(log)
+		case <-ctx.Done():
+		}
+	}()
 	return rt.Run(ctx)
+}
+
+// trim hands back, once the all-in-one is ready, what starting it left behind.
+// Starting leaves garbage the collector would keep for minutes in an idle
+// process: the first admin's argon2id hash (19 MiB), the migrations, the demo
+// catalog. Collecting it and handing the pages back costs a few milliseconds
+// once. Starting also touched far more of the binary than an idle process
+// uses again; its pages are released only now, after the servers, consumers
+// and workers have started, so that their start does not map them back.
+func trim(log *slog.Logger) {
+	debug.FreeOSMemory()
+	if n, err := app.ReleaseExecutablePages(); err != nil {
+		log.Warn("start-up: could not release the binary's pages", "err", err)
+	} else {
+		log.Debug("start-up: released the binary's mapped pages", "bytes", n)
+	}
 }

@@ -54,16 +54,55 @@ func TestHasher(t *testing.T) {
 }
 
 func TestCommonPasswords(t *testing.T) {
-	if n := len(commonPasswords()); n < 10000 {
-		t.Fatalf("the list has %d passwords, want at least 10,000", n)
+	lines := strings.SplitAfter(commonPasswordList, "\n")
+	if last := lines[len(lines)-1]; last != "" {
+		t.Fatalf("the list does not end in a newline: %q", last)
+	}
+	lines = lines[:len(lines)-1]
+	if len(lines) < 10000 {
+		t.Fatalf("the list has %d passwords, want at least 10,000", len(lines))
+	}
+	for i, l := range lines {
+		if i > 0 && lines[i-1] >= l {
+			t.Fatalf("line %d %q is not after %q: keep the list sorted (LC_ALL=C sort -u)", i+1, l, lines[i-1])
+		}
+		if pw := strings.TrimSuffix(l, "\n"); !isCommonPassword(pw) {
+			t.Fatalf("%q, line %d, is not found", pw, i+1)
+		}
 	}
 	for _, pw := range []string{"password", "PASSWORD1", "12345678", "qwertyuiop", "iloveyou", "sunshine"} {
 		if !isCommonPassword(pw) {
 			t.Errorf("%q is not refused", pw)
 		}
 	}
-	if isCommonPassword("correct horse battery") {
-		t.Error("a good passphrase is refused")
+	for _, pw := range []string{"correct horse battery", "", "password1x", "qwertyuiop!", "\x00", "\xff\xff"} {
+		if isCommonPassword(pw) {
+			t.Errorf("%q is refused", pw)
+		}
+	}
+}
+
+func TestInSortedLines(t *testing.T) {
+	for _, c := range []struct {
+		list, s string
+		want    bool
+	}{
+		{"", "a", false},
+		{"a\n", "a", true},
+		{"a\n", "", false},
+		{"\n", "", true},
+		{"a\nb\nc\n", "a", true},
+		{"a\nb\nc\n", "c", true},
+		{"a\nb\nc\n", "bb", false},
+		{"a\nb\nc\n", "0", false},
+		{"a\nb\nc\n", "d", false},
+		{"ab\nabc\nb\n", "abc", true},
+		{"ab\nabc\nb\n", "ab", true},
+		{"abc", "abc", false}, // not whole lines
+	} {
+		if got := inSortedLines(c.list, c.s); got != c.want {
+			t.Errorf("inSortedLines(%q, %q) = %v, want %v", c.list, c.s, got, c.want)
+		}
 	}
 }
 

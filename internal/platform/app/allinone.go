@@ -41,6 +41,7 @@ type AllInOneRuntime struct {
 	gateway  *gateway.Gateway
 	routes   map[string]string // path pattern → service name
 	closers  []func()          // run in reverse at the end
+	ready    chan struct{}     // closed once every service is ready
 }
 
 // StartAllInOne opens everything: data directory, embedded NATS, databases
@@ -49,7 +50,7 @@ type AllInOneRuntime struct {
 // On error, what was opened is closed again.
 func StartAllInOne(ctx context.Context, cfg AllInOne, units []Unit, log *slog.Logger) (_ *AllInOneRuntime, err error) {
 	log = observability.OrDefault(log)
-	rt := &AllInOneRuntime{cfg: cfg, log: log, routes: map[string]string{}}
+	rt := &AllInOneRuntime{cfg: cfg, log: log, routes: map[string]string{}, ready: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			rt.close()
@@ -184,6 +185,10 @@ func (rt *AllInOneRuntime) Routes() map[string]string { return maps.Clone(rt.rou
 // Addr is the front door's address.
 func (rt *AllInOneRuntime) Addr() string { return rt.front.PublicAddr() }
 
+// Ready is closed once Run serves and every service passes its readiness
+// checks: the moment "emporium is ready" is logged.
+func (rt *AllInOneRuntime) Ready() <-chan struct{} { return rt.ready }
+
 // Run serves until ctx ends, then shuts down in order (see shutdown.go): every
 // /readyz answers 503 while the front door serves on for ShutdownDrain, the
 // front door closes its listeners and lets in-flight requests end, then the
@@ -251,6 +256,7 @@ func (rt *AllInOneRuntime) announceReady(ctx context.Context) {
 			rt.log.InfoContext(ctx, "emporium is ready", slog.String("addr", rt.front.PublicAddr()),
 				slog.String("internal_addr", rt.front.InternalAddr()),
 				slog.String("data_dir", rt.cfg.DataDir), slog.Int("services", len(rt.services)))
+			close(rt.ready)
 			return
 		}
 		if time.Now().After(warnAt) {

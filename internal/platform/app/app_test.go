@@ -119,6 +119,11 @@ func TestAllInOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case <-rt.Ready():
+		t.Fatal("Ready is closed before Run")
+	default:
+	}
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
 	base := "http://" + rt.Addr()
@@ -129,6 +134,11 @@ func TestAllInOne(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		return status(t, "GET", base+"/readyz", "", nil) == http.StatusOK
 	}, "the front door is not ready")
+	select {
+	case <-rt.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ready is not closed although every service is ready")
+	}
 	if got := status(t, "POST", base+"/api/v1/widgets", `{"name":"sprocket"}`, nil); got != http.StatusCreated {
 		t.Fatalf("create widget = %d, want 201", got)
 	}

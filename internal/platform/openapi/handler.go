@@ -14,11 +14,13 @@ import (
 // application/json when it is JSON and application/yaml otherwise,
 // Cache-Control "public, max-age=300", and an ETag, so that If-None-Match gets
 // 304. It answers GET and HEAD; other methods get a 405 problem. Handler does
-// not parse doc: the service's tests load it with Load.
+// not parse doc: the service's tests load it with Load. It serves doc itself,
+// not a copy (the services' documents are embedded, 224 KiB together): the
+// caller must not change it.
 func Handler(doc []byte) http.Handler {
 	sum := sha256.Sum256(doc)
 	h := &docHandler{
-		doc:         bytes.Clone(doc),
+		doc:         doc,
 		etag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
 		contentType: "application/yaml",
 	}
