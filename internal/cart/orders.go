@@ -16,10 +16,12 @@ const placedConsumer = "cart-order-placed"
 
 // orderPlacedConsumer empties carts of what orders bought. The ORDERS
 // stream is the orders service's: until it has started once, the consumer
-// waits for the stream (see bus.Consume) and the cart serves meanwhile.
+// waits for the stream (see bus.Consume) and the cart serves meanwhile. Four
+// orders are applied at once: once per order (inbox), and each holds its
+// customer's cart while it changes it.
 func (s *Service) orderPlacedConsumer() bus.ConsumerConfig {
 	return bus.ConsumerConfig{Stream: event.OrdersStream, Durable: placedConsumer,
-		FilterSubjects: []string{event.OrderPlaced}, Handler: s.orderPlaced}
+		FilterSubjects: []string{event.OrderPlaced}, Concurrency: 4, Handler: s.orderPlaced}
 }
 
 // orderPlaced takes the units an order bought out of its customer's cart,

@@ -23,14 +23,16 @@ const (
 // consumers are the service's durable consumers, each with one wildcard
 // filter subject (NATS servers before 2.10 take only one), ignoring the
 // event types it sends nothing for. A stream that does not exist yet (its
-// service has not run) is consumed once it does.
+// service has not run) is consumed once it does. Each applies four events at
+// once: the handlers are idempotent (inbox), do not rely on the order of
+// events, and serialize on the customer's contact row where they must.
 func (s *Service) consumers() []bus.ConsumerConfig {
 	return []bus.ConsumerConfig{
-		{Stream: app.IdentityStream, Durable: consumerIdentity,
+		{Stream: app.IdentityStream, Durable: consumerIdentity, Concurrency: 4,
 			FilterSubjects: []string{"identity.user.*"}, Handler: s.onIdentity},
-		{Stream: event.OrdersStream, Durable: consumerOrders,
+		{Stream: event.OrdersStream, Durable: consumerOrders, Concurrency: 4,
 			FilterSubjects: []string{"orders.order.*"}, Handler: s.onOrder},
-		{Stream: event.PaymentsStream, Durable: consumerPayments,
+		{Stream: event.PaymentsStream, Durable: consumerPayments, Concurrency: 4,
 			FilterSubjects: []string{"payments.payment.*"}, Handler: s.onPayment},
 	}
 }

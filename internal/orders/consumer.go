@@ -20,10 +20,14 @@ const paymentsConsumer = "orders-payments"
 // paymentEvents is the consumer of payments.payment.* — one filter subject,
 // which NATS servers before 2.10 require. An event is retried for about half
 // an hour (20 deliveries) before it is dead-lettered: longer than a checkout
-// may take to be placed by the recovery worker (abandonAfter).
+// may take to be placed by the recovery worker (abandonAfter). Eight events
+// are applied at once: each is a few round trips to the database, and a
+// checkout waits for its payment's event (the handler is idempotent through
+// the inbox and judges each event against the order's status, so neither a
+// repeat nor the order of events matters).
 func (s *Service) paymentEvents() bus.ConsumerConfig {
 	return bus.ConsumerConfig{Stream: event.PaymentsStream, Durable: paymentsConsumer,
-		FilterSubjects: []string{"payments.payment.*"}, MaxDeliver: 20,
+		FilterSubjects: []string{"payments.payment.*"}, MaxDeliver: 20, Concurrency: 8,
 		Backoff: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
 		Handler: s.handlePayment}
 }

@@ -31,7 +31,7 @@ func (s *Service) Confirm(ctx context.Context, caller auth.Caller, id, method st
 		err = ErrNotFound
 	}
 	if err == nil {
-		p, err = s.confirm(ctx, p.ID, method)
+		p, err = s.confirm(ctx, p, method)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("confirm payment %s: %w", id, err)
@@ -39,11 +39,16 @@ func (s *Service) Confirm(ctx context.Context, caller auth.Caller, id, method st
 	return p, nil
 }
 
-func (s *Service) confirm(ctx context.Context, id, method string) (*Payment, error) {
+// confirm confirms p, as just read, with method. Each attempt locks and
+// reads the payment again; p's IntentID, once set, never changes, so p needs
+// no second read to name the provider's PaymentIntent.
+func (s *Service) confirm(ctx context.Context, p *Payment, method string) (*Payment, error) {
 	for {
-		p, err := s.withIntent(ctx, id)
-		if err != nil {
-			return nil, err
+		var err error
+		if p.IntentID == "" {
+			if p, err = s.makeIntent(ctx, p); err != nil {
+				return nil, err
+			}
 		}
 		attempt, sent, err := s.startAttempt(ctx, p, method)
 		if err != nil {

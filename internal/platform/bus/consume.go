@@ -48,18 +48,25 @@ type ConsumerConfig struct {
 	// starts on the message, and the handler's context ends a tenth of
 	// AckWait before it runs out, leaving time to answer.
 	AckWait time.Duration
-	// Prefetch is how many messages are pulled ahead of the handler; 10 when
-	// zero. The server's AckWait clock runs for them while they wait, so keep
-	// Prefetch × handler time well under AckWait: past half of it the
-	// consumer logs a warning, as messages waiting may be redelivered (and
-	// then handled twice) before their turn.
+	// Prefetch is how many messages are pulled ahead of the handlers; 10
+	// when zero, and at least Concurrency. The server's AckWait clock runs
+	// for them while they wait, so keep Prefetch ÷ Concurrency × handler
+	// time well under AckWait: past half of it the consumer logs a warning,
+	// as messages waiting may be redelivered (and then handled twice) before
+	// their turn.
 	Prefetch int
+	// Concurrency is how many messages this process handles at once; 1 when
+	// zero. More than one needs nothing a handler does not already need
+	// (idempotent, not relying on order; replicas handle messages at the same
+	// time anyway), and keeps a handler that waits on its database from
+	// holding up the messages behind it. Ordered consumers handle one.
+	Concurrency int
 	// Ordered handles the consumer's messages strictly in stream order, one
 	// at a time across all replicas: the server holds the next message back
 	// until the one before is acknowledged or dead-lettered (MaxAckPending 1).
 	// A failing message then holds up all the messages behind it for its
 	// whole retry schedule, and throughput is one message per handler call
-	// and round trip. Prefetch does not apply.
+	// and round trip. Prefetch and Concurrency do not apply.
 	Ordered bool
 	// Handler applies one event. nil acknowledges it; an error retries it
 	// with backoff, or dead-letters it at once when marked with Permanent.
@@ -80,28 +87,39 @@ func (cfg *ConsumerConfig) setDefaults() error {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
 	if cfg.Prefetch <= 0 {
 		cfg.Prefetch = 10
 	}
+	cfg.Prefetch = max(cfg.Prefetch, cfg.Concurrency)
 	if cfg.Ordered {
 		// The server sends one message at a time; pulling more only waits.
-		cfg.Prefetch = 1
+		cfg.Prefetch, cfg.Concurrency = 1, 1
 	}
 	return nil
 }
 
-// Consumer is a running durable pull consumer. Its messages are handled one
-// at a time, in the order the server delivers them, which is not stream order
-// after a retry unless ConsumerConfig.Ordered is set.
+// Consumer is a running durable pull consumer. It starts handling its
+// messages in the order the server delivers them, which is not stream order
+// after a retry unless ConsumerConfig.Ordered is set, up to
+// ConsumerConfig.Concurrency at a time.
 type Consumer struct {
 	bus  *Bus
 	cfg  ConsumerConfig
 	log  *slog.Logger
 	cons jetstream.Consumer
 	base context.Context // handler contexts derive from it; never cancelled
-	pace pace            // used by the run goroutine only
+
+	// slots holds a token per handler running; inflight counts them for Stop.
+	slots    chan struct{}
+	inflight sync.WaitGroup
+
+	statsMu sync.Mutex // guards pace and causes, which handlers share
+	pace    pace
 	// causes keeps the handler error of messages whose dead letter could not
-	// be stored, by stream sequence, for their next delivery; run goroutine only.
+	// be stored, by stream sequence, for their next delivery.
 	causes map[uint64]error
 
 	mu      sync.Mutex
@@ -132,6 +150,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig) (*Consumer, error
 		log:    b.log.With("consumer", cfg.Durable, "stream", cfg.Stream),
 		base:   context.WithoutCancel(ctx),
 		causes: map[uint64]error{},
+		slots:  make(chan struct{}, cfg.Concurrency),
 		done:   make(chan struct{}),
 	}
 	c.haltCtx, c.haltNow = context.WithCancel(context.Background())
@@ -189,7 +208,7 @@ func (c *Consumer) open(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops pulling messages and waits for the handler in progress, if any.
+// Stop stops pulling messages and waits for the handlers in progress, if any.
 // Messages pulled ahead and not handled are given back to the server (a nak
 // without delay), so that another replica gets them at once rather than
 // after AckWait; while the bus is disconnected they cannot be, and the
@@ -230,6 +249,8 @@ var nextPolicy = backoff.Policy{Initial: 250 * time.Millisecond, Max: 5 * time.S
 
 func (c *Consumer) run() {
 	defer close(c.done)
+	// Every handler ends before the consumer counts as stopped.
+	defer c.inflight.Wait()
 	c.mu.Lock()
 	waiting := c.iter == nil
 	c.mu.Unlock()
@@ -245,10 +266,8 @@ func (c *Consumer) run() {
 		msg, err := iter.Next()
 		if err == nil {
 			failures = 0
-			if c.isHalted() {
+			if !c.start(msg) {
 				unhandled = append(unhandled, msg)
-			} else {
-				c.handle(msg)
 			}
 			continue
 		}
@@ -273,6 +292,26 @@ func (c *Consumer) run() {
 			return
 		}
 	}
+}
+
+// start hands msg to a handler of its own once fewer than Concurrency run,
+// and reports false, leaving msg unhandled, when the consumer halts first.
+func (c *Consumer) start(msg jetstream.Msg) bool {
+	if c.isHalted() {
+		return false
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-c.haltCtx.Done():
+		return false
+	}
+	c.inflight.Add(1)
+	go func() {
+		defer c.inflight.Done()
+		defer func() { <-c.slots }()
+		c.handle(msg)
+	}()
+	return true
 }
 
 // giveBack returns messages pulled ahead of a consumer that stopped to the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -215,63 +216,83 @@ func TestConsumerWarnsWhenPrefetchOutlastsAckWait(t *testing.T) {
 
 // A consumer that stops gives the messages it pulled ahead back to the
 // server, so that another replica handles them at once instead of after
-// AckWait (a minute here, well past the test's deadline).
+// AckWait (a minute here, well past the test's deadline); the messages its
+// handlers had started on are finished, not given back.
 func TestStoppedConsumerGivesBackPrefetchedMessages(t *testing.T) {
 	t.Parallel()
 	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
 		t.Parallel()
-		s := bustest.NewStream(t, b, bus.StreamConfig{})
-		const n = 5
-		cfg := bus.ConsumerConfig{Stream: s.Name, Durable: "handover", Prefetch: 10,
-			AckWait: time.Minute}
-		started, release := make(chan string, 1), make(chan struct{})
-		first := cfg
-		first.Handler = func(_ context.Context, env event.Envelope) error {
-			started <- env.ID
-			<-release
-			return nil
-		}
-		c := consume(t, b, first)
-		for range n {
-			if err := b.PublishEvent(ctxT(t), newEvent(t, s.Subject("a", "b"), nil)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		handled := <-started
-		bustest.Eventually(t, 10*time.Second, func() bool {
-			return consumerInfo(t, b, s.Name, cfg.Durable).NumAckPending == n
-		}, "the %d messages were not all pulled ahead", n)
-
-		// The other replica runs already, and has nothing to do.
-		var mu sync.Mutex
-		got := map[string]int{}
-		second := cfg
-		second.Handler = func(_ context.Context, env event.Envelope) error {
-			mu.Lock()
-			defer mu.Unlock()
-			got[env.ID]++
-			return nil
-		}
-		consume(t, b, second)
-		c.Halt()
-		close(release)
-		c.Stop()
-		bustest.Eventually(t, 10*time.Second, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(got) == n-1
-		}, "the other replica did not get the %d prefetched messages at once", n-1)
-		mu.Lock()
-		defer mu.Unlock()
-		if got[handled] != 0 {
-			t.Errorf("the message handled before the stop was handled again")
-		}
-		for id, k := range got {
-			if k != 1 {
-				t.Errorf("message %s handled %d times, want once", id, k)
-			}
+		for _, concurrency := range []int{1, 2} {
+			t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+				t.Parallel()
+				givesBack(t, b, concurrency)
+			})
 		}
 	})
+}
+
+func givesBack(t *testing.T, b *bus.Bus, concurrency int) {
+	s := bustest.NewStream(t, b, bus.StreamConfig{})
+	const n = 5
+	cfg := bus.ConsumerConfig{Stream: s.Name, Durable: "handover", Prefetch: 10,
+		AckWait: time.Minute}
+	started, release := make(chan string, concurrency), make(chan struct{})
+	first := cfg
+	first.Concurrency = concurrency
+	first.Handler = func(_ context.Context, env event.Envelope) error {
+		started <- env.ID
+		<-release
+		return nil
+	}
+	c := consume(t, b, first)
+	for range n {
+		if err := b.PublishEvent(ctxT(t), newEvent(t, s.Subject("a", "b"), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handled := map[string]bool{}
+	for i := range concurrency {
+		select {
+		case id := <-started:
+			handled[id] = true
+		case <-time.After(10 * time.Second):
+			close(release)
+			t.Fatalf("%d handlers started at once, want %d", i, concurrency)
+		}
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		return consumerInfo(t, b, s.Name, cfg.Durable).NumAckPending == n
+	}, "the %d messages were not all pulled ahead", n)
+
+	// The other replica runs already, and has nothing to do.
+	var mu sync.Mutex
+	got := map[string]int{}
+	second := cfg
+	second.Handler = func(_ context.Context, env event.Envelope) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got[env.ID]++
+		return nil
+	}
+	consume(t, b, second)
+	c.Halt()
+	close(release)
+	c.Stop()
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == n-concurrency
+	}, "the other replica did not get the %d prefetched messages at once", n-concurrency)
+	mu.Lock()
+	defer mu.Unlock()
+	for id, k := range got {
+		if handled[id] {
+			t.Errorf("message %s, handled before the stop, was handled again", id)
+		}
+		if k != 1 {
+			t.Errorf("message %s handled %d times, want once", id, k)
+		}
+	}
 }
 
 // A service that consumes another's stream may start before that service

@@ -73,7 +73,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		// dead-letter and could not, or they ended without an answer (the
 		// process died, AckWait ran out). Calling it again could crash the
 		// process again; dead-letter the message instead.
+		c.statsMu.Lock()
 		err = c.causes[md.Sequence.Stream]
+		c.statsMu.Unlock()
 		if err == nil {
 			err = fmt.Errorf("no answer after %d deliveries (the process stopped or "+
 				"AckWait ran out); see the logs of the deliveries before", delivered-1)
@@ -89,7 +91,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		err = c.call(ctx, env)
 		took := time.Since(start)
 		c.bus.metrics.handle.WithLabelValues(c.cfg.Durable).Observe(took.Seconds())
+		c.statsMu.Lock()
 		c.pace.observe(took, c.cfg, c.log)
+		c.statsMu.Unlock()
 	}
 
 	switch {
@@ -184,16 +188,20 @@ func (c *Consumer) deadLetter(ctx context.Context, log *slog.Logger, msg jetstre
 		log.Error("bus consumer: dead-letter publish failed; the message is kept and "+
 			"will be dead-lettered again", "err", err, "cause", cause, "retry_in", delay,
 			"deadletter_subject", subject)
+		c.statsMu.Lock()
 		if len(c.causes) < maxCauses {
 			c.causes[md.Sequence.Stream] = cause
 		}
+		c.statsMu.Unlock()
 		if err := msg.NakWithDelay(delay); err != nil {
 			log.Warn("bus consumer: nak", "err", err)
 		}
 		c.bus.metrics.consumed.WithLabelValues(c.cfg.Durable, "deadletter_failed").Inc()
 		return
 	}
+	c.statsMu.Lock()
 	delete(c.causes, md.Sequence.Stream)
+	c.statsMu.Unlock()
 	log.Error("bus consumer: event dead-lettered", "err", cause,
 		"deadletter_subject", subject, "permanent", IsPermanent(cause))
 	if err := msg.Term(); err != nil {

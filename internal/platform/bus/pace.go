@@ -17,8 +17,9 @@ type pace struct {
 // paceWarnEvery spaces the warnings of one consumer.
 const paceWarnEvery = 5 * time.Minute
 
-// observe records one handler call and warns when Prefetch calls at the
-// average pace take more than half of AckWait.
+// observe records one handler call and warns when the messages pulled ahead,
+// handled Concurrency at a time at the average pace, take more than half of
+// AckWait.
 func (p *pace) observe(took time.Duration, cfg ConsumerConfig, log *slog.Logger) {
 	if p.avg == 0 {
 		p.avg = took
@@ -28,7 +29,7 @@ func (p *pace) observe(took time.Duration, cfg ConsumerConfig, log *slog.Logger)
 	if cfg.Ordered {
 		return // the server sends nothing ahead
 	}
-	wait := p.avg * time.Duration(cfg.Prefetch)
+	wait := p.avg * time.Duration(cfg.Prefetch) / time.Duration(cfg.Concurrency)
 	if wait <= cfg.AckWait/2 || time.Since(p.warnedAt) < paceWarnEvery {
 		return
 	}
