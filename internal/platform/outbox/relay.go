@@ -29,8 +29,14 @@ type Publisher interface {
 
 // RelayConfig tunes a Relay. Zero values take the defaults.
 type RelayConfig struct {
-	Batch           int           // rows per round; 100
-	PollInterval    time.Duration // wait after a round that was not full; 100ms
+	Batch int // rows per round; 100
+	// PollInterval is the wait after a round that was not full: 100ms on
+	// PostgreSQL, where other replicas add events too; 1s on SQLite, whose
+	// every writer is this process (its commits wake the relay at once), so
+	// the poll only picks up what another process wrote — the all-in-one's
+	// import-products and create-admin commands — and an idle shop does not
+	// query six databases ten times a second.
+	PollInterval    time.Duration
 	Retention       time.Duration // how long published rows are kept; 24h
 	CleanupInterval time.Duration // how often old rows are deleted; 1m
 	MaxBackoff      time.Duration // longest wait while the bus is down; 5s
@@ -120,6 +126,9 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 100 * time.Millisecond
+		if db.Dialect() == sqldb.SQLite {
+			cfg.PollInterval = time.Second
+		}
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour

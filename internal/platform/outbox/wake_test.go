@@ -65,3 +65,21 @@ func (r *Relay) listening() bool {
 	_, ok := sleepers.relays[r]
 	return ok
 }
+
+// A relay on SQLite, where commits wake it, polls once a second; on
+// PostgreSQL, where other replicas add events unseen, ten times a second.
+func TestDefaultPollInterval(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Run(t, schemas, func(t *testing.T, db *sqldb.DB) {
+		want := 100 * time.Millisecond
+		if db.Dialect() == sqldb.SQLite {
+			want = time.Second
+		}
+		if got := NewRelay(db, nil, RelayConfig{}).cfg.PollInterval; got != want {
+			t.Fatalf("PollInterval = %s on %s; want %s", got, db.Dialect(), want)
+		}
+		if got := NewRelay(db, nil, RelayConfig{PollInterval: time.Minute}).cfg.PollInterval; got != time.Minute {
+			t.Fatalf("PollInterval = %s; want the configured 1m", got)
+		}
+	})
+}
