@@ -129,7 +129,10 @@ func BenchmarkListingAtScale(b *testing.B) {
 				b.Logf("%s: imported %d products in %s", d.name, res.Imported, time.Since(start).Round(time.Second))
 			}
 			if db.Dialect() == sqldb.Postgres {
-				if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+				// As autovacuum does soon after a bulk import: statistics for
+				// the planner, and the visibility map, without which every
+				// index-only scan of product_categories reads the table too.
+				if _, err := db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
 					b.Fatal(err)
 				}
 			}
