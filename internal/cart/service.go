@@ -20,6 +20,7 @@ type Service struct {
 	db        *sqldb.DB
 	catalog   *catalog
 	summaries *summaries
+	carts     *readCache // nil on PostgreSQL
 	currency  string
 	guestTTL  time.Duration
 	log       *slog.Logger
@@ -75,7 +76,7 @@ func (s *Service) Cart(ctx context.Context, o owner) (*Cart, error) {
 func (s *Service) peek(ctx context.Context, o owner) (*cart, error) {
 	switch {
 	case !o.guest():
-		return customerCart(ctx, s.db, o.customerID)
+		return s.carts.customerCart(ctx, s.db, o.customerID)
 	case !o.sent:
 		return nil, nil
 	case !wellFormedToken(o.token):

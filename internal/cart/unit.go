@@ -98,8 +98,8 @@ func New(db *sqldb.DB, cfg Config, catalogURL, serviceToken string, log *slog.Lo
 	c := newCatalog(catalogConfig{URL: catalogURL, Timeout: cfg.CatalogTimeout,
 		BreakerFailures: uint32(cfg.CatalogBreakerFailures), BreakerOpenFor: cfg.CatalogBreakerOpenFor},
 		serviceToken, log, reg)
-	return &Service{db: db, catalog: c, summaries: newSummaries(summaryEntries), currency: cfg.Currency,
-		guestTTL: cfg.GuestTTL, log: log, now: now, sweepEvery: cfg.SweepInterval}, nil
+	return &Service{db: db, catalog: c, summaries: newSummaries(summaryEntries), carts: newReadCache(db),
+		currency: cfg.Currency, guestTTL: cfg.GuestTTL, log: log, now: now, sweepEvery: cfg.SweepInterval}, nil
 }
 
 // appService is the service as the runtime runs it. The catalog is not a

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,9 @@ type DB struct {
 	// readStmts and writeStmts keep SQLite's prepared statements; nil on
 	// PostgreSQL, where pgx keeps them on each connection.
 	readStmts, writeStmts *stmtCache
+	// writes counts the transactions and statements run on the write side
+	// (see Writes).
+	writes atomic.Uint64
 }
 
 // PoolConfig sizes and bounds a PostgreSQL pool; SQLite ignores it. A zero
@@ -273,8 +277,18 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	} else {
 		res, err = db.write.ExecContext(ctx, query, args...)
 	}
+	db.writes.Add(1)
 	return res, Translate(err)
 }
+
+// Writes counts the transactions that have committed through Tx (or tried
+// to: a commit that failed may still have written; one rolled back does not
+// count) and the statements run through ExecContext, each once it has ended. On SQLite, when this handle is
+// the only one that writes its file — as each service's is in one process —
+// an unchanged count means unchanged data: a cache of what was read may keep
+// the count it read before reading, and trust the entry while the count
+// stays the same. Writes through Writer are not counted.
+func (db *DB) Writes() uint64 { return db.writes.Load() }
 
 // Writer returns the pool that writes go through, for tools (migrations) that
 // need a *sql.DB. Prefer Tx.

@@ -127,7 +127,9 @@ func (db *DB) tx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error
 		}
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	db.writes.Add(1) // after the commit: a reader that saw the old count may have read the old data
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	for _, f := range tx.onCommit {
