@@ -273,7 +273,7 @@ func BenchmarkProducts(b *testing.B) {
 	if err != nil || res.Imported != 100 {
 		b.Fatalf("import: %d, %v", res.Imported, err)
 	}
-	ps, _, err := runList(ctx, db, Query{Sort: "price", Status: "any", Limit: 100})
+	ps, _, err := runList(ctx, db, Query{Sort: "price", Status: "any", Limit: 100}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

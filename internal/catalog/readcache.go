@@ -45,6 +45,9 @@ type readCache struct {
 	// stock counts the stock changes made through this instance: a page
 	// rendered before one is rechecked before it is served again.
 	stock atomic.Uint64
+	// sizes remembers the categories' sizes that choose SQLite listings'
+	// access paths.
+	sizes *categorySizes
 }
 
 // fresh reports whether a may be served without asking the database.
@@ -155,7 +158,7 @@ func (c *readCache) productsAnswers(ctx context.Context, ids []string) ([]*answe
 func (c *readCache) pageAnswer(ctx context.Context, q Query) (*answer, error) {
 	now := c.now()
 	if q.InStock != nil {
-		ps, next, err := runList(ctx, c.db, q)
+		ps, next, err := runList(ctx, c.db, q, c.sizes)
 		if err != nil {
 			return nil, err
 		}
@@ -296,11 +299,11 @@ func (c *readCache) listKey(ctx context.Context, q Query) string {
 // list answers q. Queries that filter on stock are not cached.
 func (c *readCache) list(ctx context.Context, q Query) ([]*Product, string, error) {
 	if q.InStock != nil {
-		return runList(ctx, c.db, q)
+		return runList(ctx, c.db, q, c.sizes)
 	}
 	key := c.listKey(ctx, q)
 	raw, err := cache.GetOrLoad(ctx, c.store, key, c.ttl, func(ctx context.Context) ([]byte, error) {
-		ps, next, err := runList(ctx, c.db, q)
+		ps, next, err := runList(ctx, c.db, q, c.sizes)
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +329,7 @@ func (c *readCache) list(ctx context.Context, q Query) ([]*Product, string, erro
 	}
 	// A product on the page changed since the page was loaded: what the
 	// page holds, and in which order, may have changed with it.
-	ps, next, err := runList(ctx, c.db, q)
+	ps, next, err := runList(ctx, c.db, q, c.sizes)
 	if err != nil {
 		return nil, "", err
 	}
@@ -346,8 +349,8 @@ func encodePage(ps []*Product, next string) ([]byte, error) {
 }
 
 // runList runs q against the database and cuts the page.
-func runList(ctx context.Context, db *sqldb.DB, q Query) ([]*Product, string, error) {
-	ps, err := listProducts(ctx, db, q)
+func runList(ctx context.Context, db *sqldb.DB, q Query, sizes *categorySizes) ([]*Product, string, error) {
+	ps, err := listProducts(ctx, db, q, sizes)
 	if err != nil {
 		return nil, "", err
 	}

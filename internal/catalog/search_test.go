@@ -52,7 +52,7 @@ func matching(products [][2]string, text string) []string {
 func searchNames(t *testing.T, svc *Service, text string) []string {
 	t.Helper()
 	q := Query{Text: strings.TrimSpace(text), Sort: "name", Status: StatusActive, Limit: 100}
-	ps, err := listProducts(context.Background(), svc.db, q)
+	ps, err := listProducts(context.Background(), svc.db, q, nil)
 	if err != nil {
 		t.Fatalf("q=%q: %v", text, err)
 	}

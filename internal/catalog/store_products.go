@@ -253,8 +253,8 @@ func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
 
 // listProducts runs q and returns up to q.Limit+1 products, so the caller
 // knows whether there is a next page.
-func listProducts(ctx context.Context, db querier, q Query) ([]*Product, error) {
-	how, err := listWay(ctx, db, q)
+func listProducts(ctx context.Context, db querier, q Query, sizes *categorySizes) ([]*Product, error) {
+	how, err := listWay(ctx, db, q, sizes)
 	if err != nil {
 		return nil, err
 	}
@@ -325,8 +325,8 @@ func categoryTree(slug string) string {
 
 // listWay chooses how SQLite reaches q's products, reading what its text
 // matches (up to manyMatches rowids) and counting what its category matches
-// (up to manyInCategory).
-func listWay(ctx context.Context, db querier, q Query) (listPlan, error) {
+// (up to manyInCategory; sizes remembers those counts for a while).
+func listWay(ctx context.Context, db querier, q Query, sizes *categorySizes) (listPlan, error) {
 	if db.Dialect() != sqldb.SQLite || q.Status == "any" {
 		return listPlan{way: walkSortIndex}, nil
 	}
@@ -346,10 +346,18 @@ func listWay(ctx context.Context, db querier, q Query) (listPlan, error) {
 		}
 	}
 	if q.Category != "" {
-		n, err := countRows(ctx, db, categoryTree("$1")+`SELECT count(*) FROM (SELECT 1 FROM product_categories pc
-			WHERE pc.category_id IN (SELECT id FROM tree) LIMIT `+itoa(manyInCategory)+")", q.Category)
-		if n < fewMatches || err != nil {
-			return listPlan{way: categoryFirst, matches: plan.matches}, err
+		n, ok := sizes.get(q.Category)
+		if !ok {
+			var err error
+			n, err = countRows(ctx, db, categoryTree("$1")+`SELECT count(*) FROM (SELECT 1 FROM product_categories pc
+				WHERE pc.category_id IN (SELECT id FROM tree) LIMIT `+itoa(manyInCategory)+")", q.Category)
+			if err != nil {
+				return plan, err
+			}
+			sizes.put(q.Category, n)
+		}
+		if n < fewMatches {
+			return listPlan{way: categoryFirst, matches: plan.matches}, nil
 		}
 		plan.listCategory = n < manyInCategory
 	}

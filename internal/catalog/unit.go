@@ -102,7 +102,7 @@ func New(ctx context.Context, db *sqldb.DB, cfg Config, log *slog.Logger, reg pr
 		store = cache.NewRedis(client, "emporium:", cache.RedisOptions{Logger: log, Registerer: reg})
 	}
 	s := &Service{db: db, currency: cfg.Currency, log: log, now: now}
-	s.cache = &readCache{store: store, db: db, ttl: cfg.CacheTTL, log: log, now: now,
+	s.cache = &readCache{store: store, db: db, ttl: cfg.CacheTTL, log: log, now: now, sizes: newCategorySizes(now),
 		answers: newAnswers(cfg.CacheEntries), shared: shared}
 	s.sweepEvery, s.sweepBatch = cfg.SweepInterval, cmp.Or(cfg.sweepBatch, sweepBatch)
 	return s, nil
