@@ -370,3 +370,29 @@ func TestRunnersShareTheWork(t *testing.T) {
 		}
 	})
 }
+
+// A round begun as its context ends still claims what is due and performs
+// it, each step within Timeout: a claim whose commit the context cut short
+// might have been made by the database all the same, its effects then
+// waiting, claimed, until the claim ran out.
+func TestRoundFinishesWhenItsContextEnds(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Run(t, schemas, func(t *testing.T, db *sqldb.DB) {
+		t.Parallel()
+		var calls atomic.Int32
+		r := effect.NewRunner(db, effect.RunnerConfig{Logger: testkit.Logger(t, io.Discard),
+			Handlers: map[string]effect.Handler{"email": func(context.Context, effect.Effect) error {
+				calls.Add(1)
+				return nil
+			}}})
+		record(t, db, "email", "order-9", email{To: "ada@example.com"}, false)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if n, err := r.Round(ctx); n != 1 || err != nil {
+			t.Fatalf("Round = %d, %v with its context ended; want 1, nil", n, err)
+		}
+		if e := effectRow(t, db, "email", "order-9"); !e.done || calls.Load() != 1 {
+			t.Fatalf("effect %+v after %d calls; want it done once", e, calls.Load())
+		}
+	})
+}

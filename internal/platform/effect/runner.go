@@ -149,16 +149,25 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // round claims the effects due now, up to Concurrency, performs them and
-// reports how many it claimed.
+// reports how many it claimed. A round, once begun, runs to its end whatever
+// ctx does, each step within Timeout: a claim whose commit ctx cut short may
+// still have been made by the database, and its effects would then wait,
+// claimed and not performed, until the claim ran out (2 × Timeout: a minute
+// by default, during which a cancelled order's stock stayed held).
 func (r *Runner) round(ctx context.Context) (int, error) {
+	ctx = context.WithoutCancel(ctx)
 	now := r.cfg.Now().UTC()
 	// A read first, so that an idle runner never takes SQLite's one writer.
-	due, err := r.anyDue(ctx, now)
+	dueCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	due, err := r.anyDue(dueCtx, now)
+	cancel()
 	if err != nil || !due {
 		return 0, err
 	}
 	claim := uuid.NewString()
-	effects, err := r.claim(ctx, now, claim)
+	claimCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	effects, err := r.claim(claimCtx, now, claim)
+	cancel()
 	if err != nil {
 		return 0, err
 	}
