@@ -372,7 +372,7 @@ func TestRunnersShareTheWork(t *testing.T) {
 }
 
 // A round begun as its context ends still claims what is due and performs
-// it, each step within Timeout: a claim whose commit the context cut short
+// it: a claim whose commit the context cut short
 // might have been made by the database all the same, its effects then
 // waiting, claimed, until the claim ran out.
 func TestRoundFinishesWhenItsContextEnds(t *testing.T) {

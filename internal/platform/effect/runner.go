@@ -66,6 +66,11 @@ type Runner struct {
 	results *prometheus.CounterVec
 }
 
+// claimTimeout bounds a round's look-up and claim, which its context does
+// not cut short (see round): what a stop may wait for them while the
+// database does not answer.
+const claimTimeout = 5 * time.Second
+
 // dbPolicy spaces a runner's rounds while the database fails.
 var dbPolicy = backoff.Policy{Initial: time.Second, Max: 30 * time.Second, Jitter: 0.2}
 
@@ -150,22 +155,23 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // round claims the effects due now, up to Concurrency, performs them and
 // reports how many it claimed. A round, once begun, runs to its end whatever
-// ctx does, each step within Timeout: a claim whose commit ctx cut short may
-// still have been made by the database, and its effects would then wait,
-// claimed and not performed, until the claim ran out (2 × Timeout: a minute
-// by default, during which a cancelled order's stock stayed held).
+// ctx does — its look-up and its claim each within claimTimeout, its
+// handlers each within Timeout: a claim whose commit ctx cut short may still
+// have been made by the database, and its effects would then wait, claimed
+// and not performed, until the claim ran out (2 × Timeout: a minute by
+// default, during which a cancelled order's stock stayed held).
 func (r *Runner) round(ctx context.Context) (int, error) {
 	ctx = context.WithoutCancel(ctx)
 	now := r.cfg.Now().UTC()
 	// A read first, so that an idle runner never takes SQLite's one writer.
-	dueCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	dueCtx, cancel := context.WithTimeout(ctx, claimTimeout)
 	due, err := r.anyDue(dueCtx, now)
 	cancel()
 	if err != nil || !due {
 		return 0, err
 	}
 	claim := uuid.NewString()
-	claimCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	claimCtx, cancel := context.WithTimeout(ctx, claimTimeout)
 	effects, err := r.claim(claimCtx, now, claim)
 	cancel()
 	if err != nil {
