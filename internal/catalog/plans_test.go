@@ -166,6 +166,15 @@ func TestListingPlansUseIndexes(t *testing.T) {
 						ways["text first, matches listed"] = listPlan{way: textFirst, matches: "[1,2,3]"}
 						ways["walking the sort's index, matches listed"] = listPlan{way: walkSortIndex, matches: "[1,2,3]"}
 					}
+					if q.Category != "" && q.Text == "" {
+						how, err := listWay(ctx, svc.db, q, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if how.way == categoryRange {
+							ways["the leaf's links"] = how
+						}
+					}
 					if q.Category != "" {
 						ways["category first"] = listPlan{way: categoryFirst}
 						ways["walking the sort's index, category listed"] = listPlan{way: walkSortIndex, listCategory: true}
@@ -177,7 +186,11 @@ func TestListingPlansUseIndexes(t *testing.T) {
 					if fullScan.MatchString(got) {
 						t.Errorf("%s, sort %s, %s: a full scan:\n%s", c.name, sort, how, got)
 					}
-					if c.inOrder && sortStep.MatchString(got) {
+					// A leaf's links are read in order on SQLite, which is told
+					// the index; PostgreSQL's planner sorts the few rows a leaf
+					// has in this test's data.
+					leaf := way.way == categoryRange && svc.db.Dialect() == sqldb.SQLite
+					if (c.inOrder || leaf) && sortStep.MatchString(got) {
 						t.Errorf("%s, sort %s: sorts instead of reading an index in order:\n%s", c.name, sort, got)
 					}
 					uses := strings.Contains(got, "products_search")

@@ -141,10 +141,15 @@ func updateProduct(ctx context.Context, tx *sqldb.Tx, p *Product) error {
 	return linkCategories(ctx, tx, p.ID, p.CategoryIDs)
 }
 
+// linkCategories links the product to its categories, each link with the
+// product's sort keys as just written (migration 5), which a leaf category's
+// listing reads in order.
 func linkCategories(ctx context.Context, tx *sqldb.Tx, productID string, categoryIDs []string) error {
 	for _, c := range categoryIDs {
-		_, err := tx.ExecContext(ctx, `INSERT INTO product_categories (product_id, category_id)
-			VALUES ($1, $2)`, productID, c)
+		_, err := tx.ExecContext(ctx, `INSERT INTO product_categories
+			(product_id, category_id, status, created_at, price_amount, sort_name)
+			SELECT id, $2, status, created_at, price_amount, sort_name FROM products WHERE id = $1`,
+			productID, c)
 		if errors.Is(sqldb.Translate(err), sqldb.ErrForeignKey) {
 			return errUnknownCategory
 		}
@@ -277,6 +282,7 @@ const (
 	walkCheckingText                   // in the sort's index order; q checked by LIKE alone, row by row
 	textFirst                          // the products the trigram index finds for q, then sorted
 	categoryFirst                      // the products of the category tree, then sorted
+	categoryRange                      // a leaf category's links, in the sort's order (migration 5)
 )
 
 // listPlan is how SQLite reaches a listing's products: the way, and, when
@@ -313,9 +319,46 @@ const (
 // looked up and 8–11 ms listed).
 const manyInCategory = 4000
 
-// sortIndexes names the index of each sort (see the migrations).
-var sortIndexes = map[string]string{"-created_at": "products_by_created", "price": "products_by_price",
-	"-price": "products_by_price_desc", "name": "products_by_name"}
+// sortIndexes names the index of each sort (see the migrations), and
+// linkIndexes the index of each sort on the category links (migration 5).
+var (
+	sortIndexes = map[string]string{"-created_at": "products_by_created", "price": "products_by_price",
+		"-price": "products_by_price_desc", "name": "products_by_name"}
+	linkIndexes = map[string]string{"-created_at": "product_categories_by_created",
+		"price": "product_categories_by_price", "-price": "product_categories_by_price_desc",
+		"name": "product_categories_by_name"}
+)
+
+// onLinks rewrites a sort's ORDER BY and keyset condition from the product's
+// columns to the copies its category link keeps.
+var onLinks = strings.NewReplacer("p.created_at", "pc.created_at", "p.price_amount", "pc.price_amount",
+	"p.sort_name", "pc.sort_name", "p.id", "pc.product_id")
+
+// leafRange reports whether a listing of q whose category tree is ids reads
+// a range of the category links: one category (a leaf), listed by status,
+// without text (a rare text in a large leaf would walk all of it).
+func leafRange(q Query, ids []string) bool {
+	return len(ids) == 1 && q.Status != "any" && q.Text == ""
+}
+
+// categoryIDs reads the ids of the category named slug and of all its
+// descendants.
+func categoryIDs(ctx context.Context, db querier, slug string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, categoryTree("$1")+"SELECT id FROM tree", slug)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := []string{} // no category: a listing of nothing
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
 
 // categoryTree is the CTE of the category named by slug $N and all its
 // descendants. UNION, not UNION ALL: a category already in the set is not
@@ -349,6 +392,12 @@ func listWay(ctx context.Context, db querier, q Query, sizes *categorySizes) (li
 			return listPlan{way: textFirst, matches: matches}, nil
 		default:
 			plan.matches = matches
+		}
+	}
+	if q.Category != "" && q.Text == "" {
+		ids, err := categoryIDs(ctx, db, q.Category)
+		if err != nil || leafRange(q, ids) {
+			return listPlan{way: categoryRange, categoryIDs: ids}, err
 		}
 	}
 	if q.Category != "" {
@@ -398,20 +447,12 @@ func postgresPlan(ctx context.Context, db querier, q Query) (listPlan, error) {
 	if q.Category == "" {
 		return plan, nil
 	}
-	rows, err := db.QueryContext(ctx, categoryTree("$1")+"SELECT id FROM tree", q.Category)
-	if err != nil {
-		return plan, err
+	ids, err := categoryIDs(ctx, db, q.Category)
+	plan.categoryIDs = ids
+	if leafRange(q, ids) {
+		plan.way = categoryRange
 	}
-	defer rows.Close()
-	plan.categoryIDs = []string{} // no category: a listing of nothing
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return plan, err
-		}
-		plan.categoryIDs = append(plan.categoryIDs, id)
-	}
-	return plan, rows.Err()
+	return plan, err
 }
 
 // textMatches counts the products whose name or description the trigram
@@ -445,23 +486,39 @@ func listQuery(dialect sqldb.Dialect, q Query, plan listPlan) (string, []any) {
 	text := strings.ToLower(q.Text)
 	lite := dialect == sqldb.SQLite
 	var sql strings.Builder
-	if q.Category != "" && lite {
+	links := way == categoryRange
+	if q.Category != "" && lite && !links {
 		sql.WriteString(categoryTree(arg(q.Category)))
 	}
-	sql.WriteString("SELECT " + productColumns + " FROM products p")
 	switch {
-	case !lite:
+	case links:
+		sql.WriteString("SELECT " + productColumns + " FROM product_categories pc")
+		if lite {
+			sql.WriteString(" INDEXED BY " + linkIndexes[q.Sort])
+		}
+		sql.WriteString(" JOIN products p ON p.id = pc.product_id")
+	default:
+		sql.WriteString("SELECT " + productColumns + " FROM products p")
+	}
+	switch {
+	case !lite || links:
 	case way == textFirst || way == categoryFirst:
 		sql.WriteString(" NOT INDEXED") // but by rowid, from the filter's list
 	case q.Status != "any":
 		sql.WriteString(" INDEXED BY " + sortIndexes[q.Sort])
 	}
 	sql.WriteString(" LEFT JOIN inventory i ON i.product_id = p.id WHERE 1 = 1")
-	if q.Status != "any" {
+	switch {
+	case q.Status == "any":
+	case links:
+		sql.WriteString(" AND pc.status = " + arg(q.Status))
+	default:
 		sql.WriteString(" AND p.status = " + arg(q.Status))
 	}
 	switch {
 	case q.Category == "":
+	case links:
+		sql.WriteString(" AND pc.category_id = " + arg(plan.categoryIDs[0]))
 	case lite && way == categoryFirst:
 		sql.WriteString(` AND p.rowid IN (SELECT p2.rowid FROM product_categories pc
 			JOIN products p2 ON p2.id = pc.product_id WHERE pc.category_id IN (SELECT id FROM tree))`)
@@ -504,12 +561,16 @@ func listQuery(dialect sqldb.Dialect, q Query, plan listPlan) (string, []any) {
 		}
 	}
 	s := sorts[q.Sort]
+	order, after := s.order, s.after
+	if links {
+		order, after = onLinks.Replace(order), onLinks.Replace(after)
+	}
 	if q.After != nil {
 		key, _ := s.arg(q.After)
 		k, id := arg(key), arg(q.After.ID)
-		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(s.after))
+		sql.WriteString(" AND " + strings.NewReplacer("$K", k, "$I", id).Replace(after))
 	}
-	sql.WriteString(" ORDER BY " + s.order + " LIMIT " + arg(q.Limit+1))
+	sql.WriteString(" ORDER BY " + order + " LIMIT " + arg(q.Limit+1))
 	return sql.String(), args
 }
 
