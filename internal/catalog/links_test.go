@@ -82,3 +82,44 @@ func TestLeafListingFollowsProductWrites(t *testing.T) {
 		want("name", "Aardvark mug")
 	})
 }
+
+// A link written without its product's sort keys — by a replica of the
+// version before migration 5 — hides the product from the leaf's listing
+// until the sweeper's fillLinkKeys gives it the keys.
+func TestSweeperFillsLinkKeys(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, dbURL string) {
+		svc := bareService(t, dbURL)
+		ctx := context.Background()
+		f := ImportFile{Categories: []ImportCategory{{Slug: "mugs", Name: "Mugs"}},
+			Products: []ImportProduct{{SKU: "MUG-1", Name: "Old mug", Price: 100, Categories: []string{"mugs"},
+				Status: StatusActive}}}
+		if _, err := svc.Import(ctx, f, nil); err != nil {
+			t.Fatal(err)
+		}
+		// As the older version wrote it: the link alone.
+		_, err := svc.db.ExecContext(ctx, `UPDATE product_categories
+			SET status = NULL, created_at = NULL, price_amount = NULL, sort_name = NULL`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func() int {
+			t.Helper()
+			ps, err := listProducts(ctx, svc.db, Query{Category: "mugs", Sort: "price", Status: StatusActive,
+				Limit: 20}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(ps)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("%d products listed from links without keys; the test assumes none", n)
+		}
+		if err := svc.fillLinkKeys(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 1 {
+			t.Fatalf("%d products listed after the keys were filled in; want 1", n)
+		}
+	})
+}

@@ -63,7 +63,30 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 // restart it after a pause.
 func (s *Service) sweeper(interval time.Duration) func(context.Context) error {
 	return periodic.Every(interval, func(ctx context.Context) error {
-		_, err := s.SweepExpired(ctx)
-		return err
+		if _, err := s.SweepExpired(ctx); err != nil {
+			return err
+		}
+		return s.fillLinkKeys(ctx)
 	})
+}
+
+// fillLinkKeys gives the category links that lack their product's sort keys
+// the keys (migration 5). Only a replica of the version before it writes such
+// links — during a rolling upgrade, after the first new replica migrated —
+// and a leaf category's listing would not show their products until their
+// next write. The partial index on the links without keys makes the look-up
+// free when there are none.
+func (s *Service) fillLinkKeys(ctx context.Context) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE product_categories
+		SET (status, created_at, price_amount, sort_name) = (SELECT p.status, p.created_at, p.price_amount,
+			p.sort_name FROM products p WHERE p.id = product_categories.product_id)
+		WHERE status IS NULL`)
+	if err != nil {
+		return fmt.Errorf("fill the category links' sort keys: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		s.log.InfoContext(ctx, "filled in the sort keys of category links written without them",
+			slog.Int64("links", n))
+	}
+	return nil
 }

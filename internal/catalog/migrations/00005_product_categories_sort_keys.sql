@@ -14,8 +14,12 @@ CREATE INDEX product_categories_by_created ON product_categories (category_id, s
 CREATE INDEX product_categories_by_price ON product_categories (category_id, status, price_amount, product_id);
 CREATE INDEX product_categories_by_price_desc ON product_categories (category_id, status, price_amount DESC, product_id);
 CREATE INDEX product_categories_by_name ON product_categories (category_id, status, sort_name, product_id);
+-- Links written without the keys, by a replica of the version before this
+-- one during a rolling upgrade: the sweeper fills them in (fillLinkKeys).
+CREATE INDEX product_categories_without_keys ON product_categories (product_id) WHERE status IS NULL;
 
 -- +goose Down
+DROP INDEX product_categories_without_keys;
 DROP INDEX product_categories_by_name;
 DROP INDEX product_categories_by_price_desc;
 DROP INDEX product_categories_by_price;
