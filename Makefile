@@ -21,7 +21,7 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./deploy/local/
-	$(GO) vet -tags chaos ./internal/chaos/
+	$(GO) vet -tags chaos ./cmd/emporium-chaos/internal/chaos/
 	cd $(CHECK) && $(GO) vet ./...
 
 bench:
@@ -56,7 +56,7 @@ topology-down:
 e2e:
 	$(GO) test -tags e2e -count=1 -timeout 15m -v -run TestEndToEnd ./deploy/local/
 
-# chaos runs the fault-injection suite (internal/chaos): the checker's own
+# chaos runs the fault-injection suite (cmd/emporium-chaos/internal/chaos): the checker's own
 # test against a real cluster, then a few seeded runs of faults during a
 # checkout storm, each checked; the verdict is printed last. CHAOS_SEEDS and
 # CHAOS_DURATION choose the runs.
@@ -67,7 +67,7 @@ chaos:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(CHAOS_DIR)/bin/ $$(ls -d ./cmd/* | grep -v emporium)
 	$(GO) build -o $(CHAOS_DIR)/emporium-chaos ./cmd/emporium-chaos
 	EMPORIUM_CHAOS_BIN=$(abspath $(CHAOS_DIR)/bin) $(GO) test -tags chaos -count=1 -timeout 5m \
-		-run TestCheckerCatchesTampering ./internal/chaos/
+		-run TestCheckerCatchesTampering ./cmd/emporium-chaos/internal/chaos/
 	@failed=""; for seed in $(CHAOS_SEEDS); do \
 		rm -rf $(CHAOS_DIR)/run-$$seed; \
 		$(CHAOS_DIR)/emporium-chaos -bin $(CHAOS_DIR)/bin -dir $(CHAOS_DIR)/run-$$seed \

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"emporium/internal/loadtest"
+	"emporium/cmd/emporium-bench/internal/loadtest"
 )
 
 func TestParseFlags(t *testing.T) {

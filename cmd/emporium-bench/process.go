@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"emporium/internal/loadtest"
+	"emporium/cmd/emporium-bench/internal/loadtest"
 )
 
 // process is a server this tool started: the all-in-one or the bare server.

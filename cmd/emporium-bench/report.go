@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"emporium/internal/loadtest"
+	"emporium/cmd/emporium-bench/internal/loadtest"
 )
 
 // report is everything one invocation measured; -json prints it as it is.

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"emporium/internal/loadtest"
+	"emporium/cmd/emporium-bench/internal/loadtest"
 )
 
 // run measures the shop (started here unless o.url is set) and the bare

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"emporium/internal/loadtest"
+	"emporium/cmd/emporium-bench/internal/loadtest"
 )
 
 // scenario is one kind of traffic: what it sets up once, the operation each

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"emporium/internal/loadtest"
+	"emporium/cmd/emporium-bench/internal/loadtest"
 )
 
 // shop is the Emporium being measured and the data the scenarios use.

@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"emporium/internal/chaos"
+	"emporium/cmd/emporium-chaos/internal/chaos"
 	"emporium/internal/platform/app"
 	"emporium/internal/platform/config"
 )

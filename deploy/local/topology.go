@@ -77,7 +77,7 @@ type Config struct {
 	// is called with the service's name, the dependency ("postgres", "nats",
 	// "redis", or another service's name for its internal port) and the
 	// address the service would use (host:port), and returns the address to
-	// use instead. The fault-injection harness (internal/chaos) puts a proxy
+	// use instead. The fault-injection harness (cmd/emporium-chaos/internal/chaos) puts a proxy
 	// of its own there.
 	Route func(service, dependency, addr string) (string, error)
 }

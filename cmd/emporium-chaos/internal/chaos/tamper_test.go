@@ -37,7 +37,7 @@ func TestCheckerCatchesTampering(t *testing.T) {
 			os.RemoveAll(dir)
 		}
 	})
-	c, err := StartCluster(ctx, ClusterConfig{Dir: dir, Root: "../..", Bin: os.Getenv("EMPORIUM_CHAOS_BIN"),
+	c, err := StartCluster(ctx, ClusterConfig{Dir: dir, Root: "../../../..", Bin: os.Getenv("EMPORIUM_CHAOS_BIN"),
 		PostgresURL: pg, Keep: true})
 	if err != nil {
 		t.Fatal(err)
