@@ -155,9 +155,7 @@ func BenchmarkReserveContended(b *testing.B) {
 	}{
 		{"sqlite", func(b *testing.B) string { return sqldbtest.SQLiteURL(b) }},
 		{"postgres", func(b *testing.B) string {
-			if sqldbtest.PostgresURL() == "" {
-				b.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
-			}
+			sqldbtest.NeedPostgres(b)
 			return sqldbtest.PostgresDatabase(b, outbox.Schema, inbox.Schema, Schema)
 		}},
 	}

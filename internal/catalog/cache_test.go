@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"emporium/internal/platform/inbox"
 	"emporium/internal/platform/outbox"
 	"emporium/internal/platform/sqldb/sqldbtest"
+	"emporium/internal/platform/testkit"
 )
 
 // redisURLEnv names the Redis server the cache tests use when it is set.
@@ -168,10 +168,7 @@ func TestCacheOneInstance(t *testing.T) {
 // in-process cache by default). It skips the test without PostgreSQL.
 func cacheReplicas(t *testing.T, edit func(*Config)) (a, b *env) {
 	t.Helper()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skipf("%s is not set: two instances need a shared PostgreSQL database",
-			sqldbtest.PostgresURLEnv)
-	}
+	sqldbtest.NeedPostgres(t) // two instances share a PostgreSQL database
 	dbURL := sqldbtest.PostgresDatabase(t, outbox.Schema, inbox.Schema, Schema)
 	natsURL, iss := newNATS(t), authtest.NewIssuer(t)
 	return startOn(t, dbURL, natsURL, iss, edit), startOn(t, dbURL, natsURL, iss, edit)
@@ -301,10 +298,7 @@ func TestCacheReplicasFollowEvents(t *testing.T) {
 // caches B reads, and what A changes B sees on its next read, with no wait.
 func TestCacheReplicasShareRedis(t *testing.T) {
 	t.Parallel()
-	redisURL := os.Getenv(redisURLEnv)
-	if redisURL == "" {
-		t.Skipf("%s is not set: no Redis to share", redisURLEnv)
-	}
+	redisURL := testkit.Need(t, redisURLEnv, "a Redis to share")
 	a, b := cacheReplicas(t, func(c *Config) { c.RedisURL = redisURL })
 	f := newReplicaFixture(a)
 

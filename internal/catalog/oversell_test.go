@@ -281,9 +281,7 @@ func TestNoOversell(t *testing.T) {
 // server and one token issuer. It skips the test without PostgreSQL.
 func replicas(t *testing.T, n int, edit func(*Config)) []*env {
 	t.Helper()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skipf("%s is not set: replicas need a shared PostgreSQL database", sqldbtest.PostgresURLEnv)
-	}
+	sqldbtest.NeedPostgres(t) // replicas share a PostgreSQL database
 	dbURL := sqldbtest.PostgresDatabase(t, outbox.Schema, inbox.Schema, Schema)
 	natsURL, iss := newNATS(t), authtest.NewIssuer(t)
 	out := make([]*env, n)

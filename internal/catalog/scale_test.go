@@ -96,9 +96,7 @@ func BenchmarkListingAtScale(b *testing.B) {
 			if url := os.Getenv("EMPORIUM_SCALE_POSTGRES_URL"); url != "" {
 				return url
 			}
-			if sqldbtest.PostgresURL() == "" {
-				b.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
-			}
+			sqldbtest.NeedPostgres(b)
 			return sqldbtest.PostgresDatabase(b, outbox.Schema, inbox.Schema, Schema)
 		}},
 	}

@@ -15,6 +15,7 @@ import (
 
 	"emporium/internal/platform/bus/bustest"
 	"emporium/internal/platform/openapi/openapitest"
+	"emporium/internal/platform/testkit"
 )
 
 func from(addr string) []string { return []string{"X-Forwarded-For", addr} }
@@ -84,10 +85,7 @@ func TestThrottlePerAddress(t *testing.T) {
 
 // TestThrottleSharedThroughRedis: two replicas count one account's failures together.
 func TestThrottleSharedThroughRedis(t *testing.T) {
-	redisURL := os.Getenv("EMPORIUM_TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("needs Redis: set EMPORIUM_TEST_REDIS_URL (CI does)")
-	}
+	redisURL := testkit.Need(t, "EMPORIUM_TEST_REDIS_URL", "Redis")
 	// Keys of their own in a Redis that outlives the test.
 	email, addr := "shared-"+bustest.Unique()+"@example.com", uniqueAddr()
 	edit := func(c *Config) {

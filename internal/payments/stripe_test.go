@@ -6,11 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"emporium/internal/platform/testkit"
 )
 
 // StripeMockURLEnv names the variable that points the tests at stripe-mock
@@ -59,10 +60,7 @@ func (rec *recorder) sent(route string) []stripeCall {
 // when no stripe-mock is configured.
 func stripeMock(t *testing.T) (*recorder, string) {
 	t.Helper()
-	target := os.Getenv(StripeMockURLEnv)
-	if target == "" {
-		t.Skipf("%s is not set; start stripe-mock (go tool stripe-mock -http-port 12111) and set it", StripeMockURLEnv)
-	}
+	target := testkit.Need(t, StripeMockURLEnv, "stripe-mock (go tool stripe-mock -http-port 12111)")
 	rec := &recorder{lose: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

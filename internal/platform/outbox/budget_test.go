@@ -98,9 +98,7 @@ func TestSlowBusStillMakesProgress(t *testing.T) {
 // RoundTimeout says.
 func TestSlowBusUnderIdleInTransactionTimeout(t *testing.T) {
 	t.Parallel()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
-	}
+	sqldbtest.NeedPostgres(t)
 	u, err := url.Parse(sqldbtest.PostgresDatabase(t, schemas...))
 	if err != nil {
 		t.Fatal(err)

@@ -16,9 +16,7 @@ import (
 
 func TestTwoRelaysOnOnePostgresPublishEachRowOnce(t *testing.T) {
 	t.Parallel()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
-	}
+	sqldbtest.NeedPostgres(t)
 	url := sqldbtest.PostgresDatabase(t, schemas...)
 	open := func() *sqldb.DB {
 		db, err := sqldb.Open(ctxT(t), url)

@@ -14,9 +14,7 @@ import (
 // not at every round; its rounds still publish.
 func TestRelayReadsSessionLimitsOnce(t *testing.T) {
 	t.Parallel()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
-	}
+	sqldbtest.NeedPostgres(t)
 	db, err := sqldb.Open(ctxT(t), sqldbtest.PostgresDatabase(t, schemas...))
 	if err != nil {
 		t.Fatal(err)

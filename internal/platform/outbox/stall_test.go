@@ -23,9 +23,7 @@ import (
 // here, and TCP would not notice for two.
 func TestRelayThatHangsMidRoundFreesTheLock(t *testing.T) {
 	t.Parallel()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skipf("%s is not set", sqldbtest.PostgresURLEnv)
-	}
+	sqldbtest.NeedPostgres(t)
 	dbURL := sqldbtest.PostgresDatabase(t, schemas...)
 	u, err := url.Parse(dbURL)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"emporium/internal/platform/redisconn"
 	"emporium/internal/platform/redistest"
+	"emporium/internal/platform/testkit"
 )
 
 func TestOpenErrorsNameTheVariableAndHideThePassword(t *testing.T) {
@@ -40,10 +41,7 @@ func TestOpenErrorsNameTheVariableAndHideThePassword(t *testing.T) {
 
 func TestOpenPings(t *testing.T) {
 	t.Parallel()
-	url := redistest.URL()
-	if url == "" {
-		t.Skipf("%s is not set", redistest.URLEnv)
-	}
+	url := testkit.Need(t, redistest.URLEnv, "Redis")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	client, err := redisconn.Open(ctx, url)

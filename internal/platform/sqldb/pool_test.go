@@ -14,9 +14,7 @@ import (
 
 func postgresOnly(t *testing.T) {
 	t.Helper()
-	if sqldbtest.PostgresURL() == "" {
-		t.Skip("PostgreSQL only: set " + sqldbtest.PostgresURLEnv + " (CI does)")
-	}
+	sqldbtest.NeedPostgres(t)
 }
 
 func openPool(t *testing.T, rawURL string, pool sqldb.PoolConfig) *sqldb.DB {

@@ -197,9 +197,7 @@ func TestConcurrentWriters(t *testing.T) {
 // TestSerializationRetry: serializable transactions that collide on PostgreSQL
 // are re-run, so every increment lands.
 func TestSerializationRetry(t *testing.T) {
-	if sqldbtest.PostgresURL() == "" {
-		t.Skip("PostgreSQL only: set " + sqldbtest.PostgresURLEnv + " (CI does)")
-	}
+	sqldbtest.NeedPostgres(t)
 	db := sqldbtest.Postgres(t, testSchema)
 	ctx := context.Background()
 	if _, err := db.ExecContext(ctx, "INSERT INTO things (id, sku) VALUES ('s', 'S')"); err != nil {

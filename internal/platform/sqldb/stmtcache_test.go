@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"emporium/internal/platform/testkit"
 )
 
 // openSQLiteTest opens a SQLite database in a temporary directory with one
@@ -158,10 +159,8 @@ func TestStmtCacheEviction(t *testing.T) {
 // TestPostgresCachesStatements: Open keeps pgx's statement cache on, so a
 // query run twice on one connection is prepared there once.
 func TestPostgresCachesStatements(t *testing.T) {
-	url := os.Getenv("EMPORIUM_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("EMPORIUM_TEST_POSTGRES_URL is not set")
-	}
+	// sqldbtest.NeedPostgres, which this package's own tests cannot import.
+	url := testkit.Need(t, "EMPORIUM_TEST_POSTGRES_URL", "PostgreSQL")
 	ctx := context.Background()
 	db, err := Open(ctx, url)
 	if err != nil {

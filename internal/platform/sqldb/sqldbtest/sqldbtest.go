@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/testkit"
 )
 
 // PostgresURLEnv names the variable that points the tests at a PostgreSQL
@@ -31,7 +32,7 @@ const PostgresURLEnv = "EMPORIUM_TEST_POSTGRES_URL"
 func Run(t *testing.T, schemas []sqldb.Schema, fn func(t *testing.T, db *sqldb.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, schemas...)) })
-	if PostgresURL() != "" {
+	if PostgresURL() != "" || testkit.Required() {
 		t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t, schemas...)) })
 	}
 }
@@ -42,13 +43,18 @@ func Run(t *testing.T, schemas []sqldb.Schema, fn func(t *testing.T, db *sqldb.D
 func RunURL(t *testing.T, schemas []sqldb.Schema, fn func(t *testing.T, dbURL string)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLiteURL(t)) })
-	if PostgresURL() != "" {
+	if PostgresURL() != "" || testkit.Required() {
 		t.Run("postgres", func(t *testing.T) { fn(t, PostgresDatabase(t, schemas...)) })
 	}
 }
 
 // PostgresURL returns the PostgreSQL server the tests use, or "".
 func PostgresURL() string { return os.Getenv(PostgresURLEnv) }
+
+// NeedPostgres returns the PostgreSQL server of a test that runs on
+// PostgreSQL only; without one the test is skipped, or fails where every
+// component is required (testkit.Need).
+func NeedPostgres(t testing.TB) string { return testkit.Need(t, PostgresURLEnv, "PostgreSQL") }
 
 // SQLite returns a migrated database in a new temporary file, closed at cleanup.
 func SQLite(t testing.TB, schemas ...sqldb.Schema) *sqldb.DB {
