@@ -211,18 +211,7 @@ func TestAvailabilityLagsAtMostFreshFor(t *testing.T) {
 // decoded *Product that the handler used to encode again.
 func BenchmarkProductAnswer(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqliteURL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, outbox.Schema, inbox.Schema, Schema); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := New(ctx, db, testConfig(), slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc := bareService(b, sqliteURL(b))
 	p, err := svc.CreateProduct(ctx, CreateProductRequest{SKU: "BENCH-1", Name: "Bench kettle",
 		Description: "A kettle to measure reads with.", Price: Money{Amount: 1000, Currency: "USD"},
 		Attributes: map[string]string{"colour": "red", "volume": "1.7 l"}, Status: StatusActive})
@@ -257,18 +246,8 @@ func BenchmarkProductAnswer(b *testing.B) {
 // for them (GET /internal/products), in the order of the ids.
 func BenchmarkProducts(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqliteURL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, outbox.Schema, inbox.Schema, Schema); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := New(ctx, db, testConfig(), slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc := bareService(b, sqliteURL(b))
+	db := svc.db
 	res, err := svc.Import(ctx, scaleCatalog(100), nil)
 	if err != nil || res.Imported != 100 {
 		b.Fatalf("import: %d, %v", res.Imported, err)

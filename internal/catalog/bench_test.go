@@ -162,18 +162,7 @@ func BenchmarkReserveContended(b *testing.B) {
 	for _, d := range dbs {
 		b.Run("service/"+d.name, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := sqldb.Open(ctx, d.url(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			if err := db.Migrate(ctx, outbox.Schema, inbox.Schema, Schema); err != nil {
-				b.Fatal(err)
-			}
-			svc, err := New(ctx, db, testConfig(), slog.New(slog.DiscardHandler), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc := bareService(b, d.url(b))
 			p, err := svc.CreateProduct(ctx, CreateProductRequest{SKU: "BENCH-1", Name: "Bench",
 				Price: Money{Amount: 100, Currency: "USD"}, Status: StatusActive})
 			if err != nil {

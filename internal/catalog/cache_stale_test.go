@@ -63,7 +63,7 @@ func TestCacheReplicasSeeEveryChange(t *testing.T) {
 // bareService is the service on a migrated database, without the workers
 // that run beside it (the outbox relay, the event follower): nothing touches
 // its cache but its own calls.
-func bareService(t *testing.T, dbURL string) *Service {
+func bareService(t testing.TB, dbURL string) *Service {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, dbURL)

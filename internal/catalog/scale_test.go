@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -106,18 +105,8 @@ func BenchmarkListingAtScale(b *testing.B) {
 	for _, d := range dbs {
 		b.Run(d.name, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := sqldb.Open(ctx, d.url(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			if err := db.Migrate(ctx, outbox.Schema, inbox.Schema, Schema); err != nil {
-				b.Fatal(err)
-			}
-			svc, err := New(ctx, db, testConfig(), slog.New(slog.DiscardHandler), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc := bareService(b, d.url(b))
+			db := svc.db
 			if n, err := countProducts(ctx, db); err != nil || n == 0 {
 				start := time.Now()
 				res, err := svc.Import(ctx, scaleCatalog(scaleProducts), nil)
