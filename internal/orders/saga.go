@@ -119,7 +119,7 @@ func (s *Service) drive(ctx context.Context, o *Order) (*Reply, error) {
 				return nil, fmt.Errorf("checkout %s: the order is %s", o.id, o.status)
 			}
 		} else {
-			o.step = stepReserved
+			o.step, o.leaseUntil, o.updatedAt = stepReserved, now.Add(s.lease), now
 		}
 	}
 	switch o.step {
@@ -128,7 +128,7 @@ func (s *Service) drive(ctx context.Context, o *Order) (*Reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s.place(ctx, o.id, p)
+		return s.place(ctx, o, p)
 	}
 	// The checkout failed: its answer is the one its key keeps.
 	rec, err := keyRecordByKey(ctx, s.db, o.customerID, o.idempotencyKey)
@@ -149,42 +149,60 @@ func reserveItems(o *Order) []reserveItem {
 	return items
 }
 
-// place ends the checkout of order id with its payment p: the order is
-// pending_payment until its payment window closes, orders.order.placed
-// tells the cart to remove the bought lines, and the answer is kept under
-// the checkout's key. An order placed already (by another driver) is
+// place ends the checkout of o, as its driver last knew it, with its payment
+// p: the order is pending_payment until its payment window closes,
+// orders.order.placed tells the cart to remove the bought lines, and the
+// answer is kept under the checkout's key. The order is written without
+// being read again, on the condition that it is still in checkout; when
+// another driver placed it meanwhile (or o was read placed), it is read and
 // answered as it stands.
-func (s *Service) place(ctx context.Context, id string, p *Payment) (*Reply, error) {
+func (s *Service) place(ctx context.Context, o *Order, p *Payment) (*Reply, error) {
 	var reply Reply
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
-		o, err := orderByID(ctx, tx, id)
+		cur, ok, err := s.placeAsKnown(ctx, tx, o, p)
 		if err != nil {
 			return err
 		}
-		if o.status == statusCheckout {
-			now := s.clock()
-			read, before := o.status, len(o.history)
-			if err := o.Place(p.ID, now, now.Add(s.window)); err != nil {
-				return err
-			}
-			if err := s.save(ctx, tx, o, read, before, false); err != nil {
+		if !ok {
+			if cur, err = orderByID(ctx, tx, o.id); err != nil {
 				return err
 			}
 		}
-		if !o.placed() {
-			return fmt.Errorf("checkout %s: the order was %s meanwhile", id, o.status)
+		if !cur.placed() {
+			return fmt.Errorf("checkout %s: the order was %s meanwhile", o.id, cur.status)
 		}
-		body, err := json.Marshal(checkoutReply{Order: o, Payment: p})
+		body, err := json.Marshal(checkoutReply{Order: cur, Payment: p})
 		if err != nil {
 			return err
 		}
-		reply = Reply{Status: http.StatusCreated, Body: body, OrderID: id}
-		return respondKeyRecord(ctx, tx, o.customerID, o.idempotencyKey, reply.Status, body)
+		reply = Reply{Status: http.StatusCreated, Body: body, OrderID: o.id}
+		return respondKeyRecord(ctx, tx, cur.customerID, cur.idempotencyKey, reply.Status, body)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &reply, nil
+}
+
+// placeAsKnown places a copy of o, which its driver knows in checkout, and
+// writes it when the order is still in checkout (updateOrder's condition);
+// ok is false, and nothing written, when it is not.
+func (s *Service) placeAsKnown(ctx context.Context, tx *sqldb.Tx, o *Order, p *Payment) (*Order,
+	bool, error) {
+	if o.status != statusCheckout {
+		return nil, false, nil
+	}
+	cur := *o
+	cur.history = slices.Clone(o.history)
+	now := s.clock()
+	if err := cur.Place(p.ID, now, now.Add(s.window)); err != nil {
+		return nil, false, err
+	}
+	ok, err := updateOrder(ctx, tx, &cur, statusCheckout, len(o.history))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return &cur, true, announce(ctx, tx, &cur, false)
 }
 
 // reject ends a checkout whose stock could not be held: the order is never
