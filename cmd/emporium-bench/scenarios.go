@@ -94,7 +94,7 @@ var scenarios = map[string]scenario{
 		},
 	},
 	"checkout": {unit: "op", about: "add one of 16 products to the cart, place with an " +
-		"Idempotency-Key, confirm with pm_card_visa, poll until paid (the wait for the last " +
+		"Idempotency-Key, confirm with pm_card_visa, wait until paid (If-None-Match and Prefer: wait; the wait for the last " +
 		"order to leave the cart is not timed)",
 		prepare: func(ctx context.Context, s *shop) error {
 			if err := s.stockUp(ctx); err != nil {

@@ -72,7 +72,7 @@ func (h *Handler) product(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("ETag", a.etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, a.etag) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && web.ETagMatches(inm, a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}

@@ -124,12 +124,31 @@ func (h *Handler) listFor(w http.ResponseWriter, r *http.Request, customerID str
 	return web.JSON(w, http.StatusOK, list)
 }
 
+// order answers an order with its ETag: 304 when If-None-Match names it as
+// it stands, after waiting up to "Prefer: wait=N" seconds for it to change.
 func (h *Handler) order(w http.ResponseWriter, r *http.Request) error {
-	o, err := h.svc.Order(r.Context(), viewer(r), r.PathValue("id"))
+	inm := r.Header.Get("If-None-Match")
+	var wait time.Duration
+	if inm != "" {
+		wait = web.PreferredWait(r, maxOrderWait)
+	}
+	a, changed, err := h.svc.WaitOrder(r.Context(), viewer(r), r.PathValue("id"), inm, wait)
 	if err != nil {
 		return err
 	}
-	return web.JSON(w, http.StatusOK, o)
+	w.Header().Set("ETag", a.ETag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if wait > 0 {
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+	}
+	if !changed {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(a.Body)
+	return err
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) error {

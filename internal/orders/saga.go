@@ -198,7 +198,7 @@ func (s *Service) placeAsKnown(ctx context.Context, tx *sqldb.Tx, o *Order, p *P
 	if err := cur.Place(p.ID, now, now.Add(s.window)); err != nil {
 		return nil, false, err
 	}
-	ok, err := updateOrder(ctx, tx, &cur, statusCheckout, len(o.history))
+	ok, err := s.update(ctx, tx, &cur, statusCheckout, len(o.history))
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -224,7 +224,7 @@ func (s *Service) reject(ctx context.Context, o *Order, answer error) (*Reply, e
 		if err := cur.Fail(s.clock()); err != nil {
 			return err
 		}
-		if _, err := updateOrder(ctx, tx, cur, statusCheckout, len(cur.history)); err != nil {
+		if _, err := s.update(ctx, tx, cur, statusCheckout, len(cur.history)); err != nil {
 			return err
 		}
 		return respondKeyRecord(ctx, tx, cur.customerID, cur.idempotencyKey, status, body)
@@ -252,7 +252,7 @@ func (s *Service) abandon(ctx context.Context, id string) error {
 		if err := o.Fail(s.clock()); err != nil {
 			return err
 		}
-		if _, err := updateOrder(ctx, tx, o, read, len(o.history)); err != nil {
+		if _, err := s.update(ctx, tx, o, read, len(o.history)); err != nil {
 			return err
 		}
 		rec, err := keyRecordByKey(ctx, tx, o.customerID, o.idempotencyKey)

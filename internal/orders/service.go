@@ -31,6 +31,8 @@ type Service struct {
 	keepKeys time.Duration // how long Idempotency-Key records are kept
 
 	sweepEvery time.Duration // the recovery and payment-window workers' pace
+
+	watchers watchers // requests waiting for an order to change
 }
 
 // clock returns the time to store: UTC, in microseconds, which both
@@ -160,7 +162,7 @@ func (s *Service) SetStatus(ctx context.Context, id string, in StatusRequest) (*
 // outbox. read and before are its status and history length as read.
 func (s *Service) save(ctx context.Context, tx *sqldb.Tx, o *Order, read string, before int,
 	refunded bool) error {
-	ok, err := updateOrder(ctx, tx, o, read, before)
+	ok, err := s.update(ctx, tx, o, read, before)
 	if err != nil {
 		return err
 	}

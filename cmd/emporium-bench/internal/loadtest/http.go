@@ -70,6 +70,15 @@ type Request struct {
 	Body               any
 	Headers            []string
 	Want               int // the expected status, 200 when 0
+	Also               int // another status that is no error (304 to a conditional request), or 0
+	// Answer, when not nil, gets the answer's status and headers.
+	Answer *Answer
+}
+
+// Answer is what Do tells of an answer besides its body.
+type Answer struct {
+	Status int
+	Header http.Header
 }
 
 // Do sends req and decodes the answer into out when out is not nil. It
@@ -110,11 +119,14 @@ func Do(ctx context.Context, c *http.Client, req Request, out any) (int, error) 
 	if want == 0 {
 		want = http.StatusOK
 	}
-	if res.StatusCode != want {
+	if req.Answer != nil {
+		*req.Answer = Answer{Status: res.StatusCode, Header: res.Header}
+	}
+	if res.StatusCode != want && (req.Also == 0 || res.StatusCode != req.Also) {
 		return len(raw), &StatusError{Method: req.Method, URL: req.URL, Code: res.StatusCode,
 			Body: string(raw[:min(len(raw), 200)])}
 	}
-	if out != nil {
+	if out != nil && res.StatusCode == want {
 		if err := json.Unmarshal(raw, out); err != nil {
 			return len(raw), fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
 		}
