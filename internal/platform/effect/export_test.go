@@ -4,7 +4,10 @@ import "context"
 
 // Round claims the effects due now and performs them, as one turn of Run
 // does, and reports how many it claimed.
-func (r *Runner) Round(ctx context.Context) (int, error) { return r.round(ctx) }
+func (r *Runner) Round(ctx context.Context) (int, error) {
+	n, _, err := r.round(ctx)
+	return n, err
+}
 
 // Cleanup deletes the effects done more than Retention ago, as Run does
 // every hour.

@@ -41,8 +41,12 @@ type RunnerConfig struct {
 	Timeout time.Duration
 	// Concurrency is how many effects are performed at once; 4 when zero.
 	Concurrency int
-	// PollInterval is how often an idle runner looks for due effects; 1s when
-	// zero.
+	// PollInterval is the longest an idle runner waits before it looks for
+	// due effects again: 1s on PostgreSQL, where other replicas record
+	// effects too; 10s on SQLite, whose every writer is this process. Either
+	// way a commit in this process that records an effect wakes the runner
+	// at once, and a runner whose next effect falls due sooner (a retry, a
+	// claim running out) looks again then.
 	PollInterval time.Duration
 	// Retention is how long done effects are kept; 7 days when zero. Failed
 	// ones are kept until an operator deletes them.
@@ -64,6 +68,9 @@ type Runner struct {
 	log     *slog.Logger
 	kinds   []string // of cfg.Handlers, sorted; the claim's parameters $4…
 	results *prometheus.CounterVec
+	// wake is signalled when an effect of one of the runner's kinds was
+	// recorded by a commit in this process (see wakeFor).
+	wake chan struct{}
 }
 
 // claimTimeout bounds a round's look-up and claim, which its context does
@@ -90,6 +97,9 @@ func NewRunner(db *sqldb.DB, cfg RunnerConfig) *Runner {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+		if db.Dialect() == sqldb.SQLite {
+			cfg.PollInterval = 10 * time.Second
+		}
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
@@ -102,7 +112,7 @@ func NewRunner(db *sqldb.DB, cfg RunnerConfig) *Runner {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &Runner{db: db, cfg: cfg,
+	return &Runner{db: db, cfg: cfg, wake: make(chan struct{}, 1),
 		log:   observability.OrDefault(cfg.Logger).With("component", "effect-runner"),
 		kinds: slices.Sorted(maps.Keys(cfg.Handlers)),
 		results: observability.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -120,10 +130,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if len(r.kinds) == 0 {
 		return errors.New("effect runner: no handlers")
 	}
+	defer r.listen()()
 	failures := 0
 	nextCleanup := time.Time{}
 	for {
-		n, err := r.round(ctx)
+		n, next, err := r.round(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -144,13 +155,32 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			nextCleanup = now.Add(time.Hour)
 		}
-		if n == r.cfg.Concurrency {
-			continue // more may be due
+		if n > 0 {
+			continue // more may be due, or fall due soon (a retry of what just failed)
 		}
-		if !backoff.Sleep(ctx, r.cfg.PollInterval) {
+		if !r.sleep(ctx, next) {
 			return nil
 		}
 	}
+}
+
+// sleep waits until next (when the earliest pending effect falls due; zero
+// when there is none), at most PollInterval, or less when an effect is
+// recorded in this process; it reports false when ctx ended first.
+func (r *Runner) sleep(ctx context.Context, next time.Time) bool {
+	wait := r.cfg.PollInterval
+	if !next.IsZero() {
+		wait = min(wait, max(next.Sub(r.cfg.Now()), 10*time.Millisecond))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.wake:
+	}
+	return true
 }
 
 // round claims the effects due now, up to Concurrency, performs them and
@@ -160,29 +190,29 @@ func (r *Runner) Run(ctx context.Context) error {
 // have been made by the database, and its effects would then wait, claimed
 // and not performed, until the claim ran out (2 × Timeout: a minute by
 // default, during which a cancelled order's stock stayed held).
-func (r *Runner) round(ctx context.Context) (int, error) {
+func (r *Runner) round(ctx context.Context) (n int, next time.Time, err error) {
 	ctx = context.WithoutCancel(ctx)
 	now := r.cfg.Now().UTC()
 	// A read first, so that an idle runner never takes SQLite's one writer.
 	dueCtx, cancel := context.WithTimeout(ctx, claimTimeout)
-	due, err := r.anyDue(dueCtx, now)
+	next, err = r.nextDue(dueCtx)
 	cancel()
-	if err != nil || !due {
-		return 0, err
+	if err != nil || next.IsZero() || next.After(now) {
+		return 0, next, err
 	}
 	claim := uuid.NewString()
 	claimCtx, cancel := context.WithTimeout(ctx, claimTimeout)
 	effects, err := r.claim(claimCtx, now, claim)
 	cancel()
 	if err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
 	var wg sync.WaitGroup
 	for _, e := range effects {
 		wg.Go(func() { r.perform(ctx, e, claim) })
 	}
 	wg.Wait()
-	return len(effects), nil
+	return len(effects), time.Time{}, nil
 }
 
 // kindParams returns the placeholders $first… for r.kinds, and the kinds as
@@ -196,16 +226,21 @@ func (r *Runner) kindParams(first int) (string, []any) {
 	return strings.Join(ps, ", "), args
 }
 
-func (r *Runner) anyDue(ctx context.Context, now time.Time) (bool, error) {
-	in, kinds := r.kindParams(2)
-	var due bool
-	err := r.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM effects
-		WHERE done_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
-		AND kind IN (`+in+`))`, append([]any{now}, kinds...)...).Scan(&due)
-	if err != nil {
-		return false, fmt.Errorf("effect runner: look for due effects: %w", err)
+// nextDue returns when the earliest of the pending effects of r's kinds
+// falls due (or fell due), or the zero time when there is none.
+func (r *Runner) nextDue(ctx context.Context) (time.Time, error) {
+	in, kinds := r.kindParams(1)
+	var next time.Time
+	err := r.db.QueryRowContext(ctx, `SELECT next_attempt_at FROM effects
+		WHERE done_at IS NULL AND failed_at IS NULL AND kind IN (`+in+`)
+		ORDER BY next_attempt_at LIMIT 1`, kinds...).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
 	}
-	return due, nil
+	if err != nil {
+		return time.Time{}, fmt.Errorf("effect runner: look for due effects: %w", err)
+	}
+	return next.UTC(), nil
 }
 
 // claimQuery takes up to $3 due effects for one claim ($2) until $1. The due
