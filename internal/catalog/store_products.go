@@ -257,8 +257,12 @@ func countProducts(ctx context.Context, db *sqldb.DB) (int, error) {
 }
 
 // listProducts runs q and returns up to q.Limit+1 products, so the caller
-// knows whether there is a next page.
+// knows whether there is a next page. On SQLite a text search tries
+// walkFirst before listWay chooses a way.
 func listProducts(ctx context.Context, db querier, q Query, sizes *categorySizes) ([]*Product, error) {
+	if ps, ok, err := walkFirst(ctx, db, q); err != nil || ok {
+		return ps, err
+	}
 	how, err := listWay(ctx, db, q, sizes)
 	if err != nil {
 		return nil, err
