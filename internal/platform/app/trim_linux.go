@@ -19,7 +19,11 @@ import (
 // its resident set. The pages stay in the page cache (clean, shared with any
 // other process of the same binary); what the process touches again is mapped
 // again by a minor fault, without reading the disk. Writable segments are left
-// alone: their pages may hold the process's own changes.
+// alone: their pages may hold the process's own changes. The mappings are
+// also marked MADV_NOHUGEPAGE: a page cache holding the binary in large
+// folios (as after the linker wrote it, with transparent huge pages on) maps
+// a whole 2 MiB folio for one touch otherwise (measured: RssFile 31 MiB → 23–28
+// MiB 3 s after ready on a freshly built binary).
 func ReleaseExecutablePages() (int64, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
@@ -36,6 +40,9 @@ func ReleaseExecutablePages() (int64, error) {
 		if !ok {
 			continue
 		}
+		// No huge pages: a page cache that holds the file in 2 MiB folios
+		// (as after the linker wrote it) would map 2 MiB for one touch.
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_NOHUGEPAGE)
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_DONTNEED); errno != 0 {
 			return released, fmt.Errorf("madvise %#x-%#x: %w", lo, hi, errno)
 		}
