@@ -81,13 +81,7 @@ func paidOrder(t *testing.T, s *Service) *Order {
 	t.Helper()
 	ctx := context.Background()
 	now := s.clock()
-	o := &Order{id: "order-1", number: "EMP-1", customerID: "c1", status: statusCheckout,
-		step: stepReserved, idempotencyKey: "k", history: []StatusChange{}, createdAt: now,
-		updatedAt: now, leaseUntil: now,
-		lines: []Line{{ProductID: "p1", SKU: "S", Name: "N", UnitPrice: Money{Amount: 100, Currency: "USD"},
-			Quantity: 1, LineTotal: Money{Amount: 100, Currency: "USD"}}},
-		subtotal: Money{Amount: 100, Currency: "USD"}, shipping: Money{Currency: "USD"},
-		total: Money{Amount: 100, Currency: "USD"}}
+	o := reservedOrder(now)
 	if err := o.Place("pay-1", now, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +92,18 @@ func paidOrder(t *testing.T, s *Service) *Order {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// reservedOrder is order-1 of one line, its stock held and its payment due,
+// as a checkout's driver has it before placing it.
+func reservedOrder(now time.Time) *Order {
+	return &Order{id: "order-1", number: "EMP-1", customerID: "c1", status: statusCheckout,
+		step: stepReserved, idempotencyKey: "k", history: []StatusChange{}, createdAt: now,
+		updatedAt: now, leaseUntil: now.Add(time.Minute),
+		lines: []Line{{ProductID: "p1", SKU: "S", Name: "N", UnitPrice: Money{Amount: 100, Currency: "USD"},
+			Quantity: 1, LineTotal: Money{Amount: 100, Currency: "USD"}}},
+		subtotal: Money{Amount: 100, Currency: "USD"}, shipping: Money{Currency: "USD"},
+		total: Money{Amount: 100, Currency: "USD"}}
 }
 
 // recorded lists the effects recorded, as "kind key".

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
-	"time"
 
 	"emporium/internal/platform/sqldb"
 )
@@ -16,13 +15,7 @@ func checkoutOrder(t *testing.T, s *Service) *Order {
 	t.Helper()
 	ctx := context.Background()
 	now := s.clock()
-	o := &Order{id: "order-1", number: "EMP-1", customerID: "c1", status: statusCheckout,
-		step: stepReserved, idempotencyKey: "k", history: []StatusChange{}, createdAt: now,
-		updatedAt: now, leaseUntil: now.Add(time.Minute),
-		lines: []Line{{ProductID: "p1", SKU: "S", Name: "N", UnitPrice: Money{Amount: 100, Currency: "USD"},
-			Quantity: 1, LineTotal: Money{Amount: 100, Currency: "USD"}}},
-		subtotal: Money{Amount: 100, Currency: "USD"}, shipping: Money{Currency: "USD"},
-		total: Money{Amount: 100, Currency: "USD"}}
+	o := reservedOrder(now)
 	rec := &keyRecord{customerID: o.customerID, key: o.idempotencyKey, requestHash: "h", orderID: o.id,
 		createdAt: now, lockedUntil: o.leaseUntil}
 	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {

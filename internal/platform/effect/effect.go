@@ -85,7 +85,7 @@ func Record(ctx context.Context, tx *sqldb.Tx, kind, key string, payload any) er
 	if err != nil {
 		return fmt.Errorf("effect record %s %s: %w", kind, key, sqldb.Translate(err))
 	}
-	tx.OnCommit(func() { wakeFor(kind) })
+	tx.OnCommit(func() { commits.Notify(kind) })
 	return nil
 }
 

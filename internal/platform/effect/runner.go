@@ -20,6 +20,7 @@ import (
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/observability"
 	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/wakeup"
 )
 
 // RunnerConfig tunes a Runner. Zero values take the defaults.
@@ -68,9 +69,6 @@ type Runner struct {
 	log     *slog.Logger
 	kinds   []string // of cfg.Handlers, sorted; the claim's parameters $4…
 	results *prometheus.CounterVec
-	// wake is signalled when an effect of one of the runner's kinds was
-	// recorded by a commit in this process (see wakeFor).
-	wake chan struct{}
 }
 
 // claimTimeout bounds a round's look-up and claim, which its context does
@@ -112,7 +110,7 @@ func NewRunner(db *sqldb.DB, cfg RunnerConfig) *Runner {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &Runner{db: db, cfg: cfg, wake: make(chan struct{}, 1),
+	return &Runner{db: db, cfg: cfg,
 		log:   observability.OrDefault(cfg.Logger).With("component", "effect-runner"),
 		kinds: slices.Sorted(maps.Keys(cfg.Handlers)),
 		results: observability.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -130,7 +128,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if len(r.kinds) == 0 {
 		return errors.New("effect runner: no handlers")
 	}
-	defer r.listen()()
+	wake, stop := commits.Listen(func(kind string) bool {
+		_, ok := r.cfg.Handlers[kind]
+		return ok
+	})
+	defer stop()
 	failures := 0
 	nextCleanup := time.Time{}
 	for {
@@ -158,29 +160,20 @@ func (r *Runner) Run(ctx context.Context) error {
 		if n > 0 {
 			continue // more may be due, or fall due soon (a retry of what just failed)
 		}
-		if !r.sleep(ctx, next) {
+		if !wakeup.Sleep(ctx, r.idle(next), wake) {
 			return nil
 		}
 	}
 }
 
-// sleep waits until next (when the earliest pending effect falls due; zero
-// when there is none), at most PollInterval, or less when an effect is
-// recorded in this process; it reports false when ctx ended first.
-func (r *Runner) sleep(ctx context.Context, next time.Time) bool {
-	wait := r.cfg.PollInterval
-	if !next.IsZero() {
-		wait = min(wait, max(next.Sub(r.cfg.Now()), 10*time.Millisecond))
+// idle is how long an idle runner waits before it looks again: until next
+// (when the earliest pending effect falls due; zero when there is none), at
+// most PollInterval, unless a commit in this process records an effect.
+func (r *Runner) idle(next time.Time) time.Duration {
+	if next.IsZero() {
+		return r.cfg.PollInterval
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-r.wake:
-	}
-	return true
+	return min(r.cfg.PollInterval, max(next.Sub(r.cfg.Now()), 10*time.Millisecond))
 }
 
 // round claims the effects due now, up to Concurrency, performs them and

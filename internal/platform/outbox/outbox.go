@@ -79,7 +79,7 @@ func Add(ctx context.Context, tx *sqldb.Tx, env event.Envelope) error {
 	if err != nil {
 		return fmt.Errorf("outbox add %s %s: %w", env.Type, env.ID, sqldb.Translate(err))
 	}
-	tx.OnCommit(func() { wakeFor(env.Type) })
+	tx.OnCommit(func() { commits.Notify(env.Type) })
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +19,7 @@ import (
 	"emporium/internal/platform/bus"
 	"emporium/internal/platform/observability"
 	"emporium/internal/platform/sqldb"
+	"emporium/internal/platform/wakeup"
 )
 
 // Publisher publishes one message and waits for the bus to store it; msgID is
@@ -110,9 +112,9 @@ type Relay struct {
 	// settingsReads counts the reads, for tests.
 	settings      sessionLimits
 	settingsReads int
-	// wake is signalled when an event on one of the relay's subjects was
-	// committed in this process (see wakeFor).
-	wake chan struct{}
+	// listening is true while Run listens for commits of the relay's
+	// subjects (see commits), for tests.
+	listening atomic.Bool
 }
 
 // relayLockKey is the advisory lock of the relay ("outbox" in ASCII). Advisory
@@ -145,7 +147,7 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 	if cfg.RoundTimeout <= 0 {
 		cfg.RoundTimeout = time.Minute
 	}
-	return &Relay{db: db, pub: pub, cfg: cfg, wake: make(chan struct{}, 1),
+	return &Relay{db: db, pub: pub, cfg: cfg,
 		log: observability.OrDefault(cfg.Logger).With("component", "outbox-relay"),
 		m:   newMetrics(cfg.Registerer),
 		// Doubles from PollInterval up to MaxBackoff, 20% jitter below that.
@@ -156,7 +158,10 @@ func NewRelay(db *sqldb.DB, pub Publisher, cfg RelayConfig) *Relay {
 // down it backs off, logging a warning, and resumes in order when it returns.
 // It parks an event the bus can never take, logging an error, and goes on.
 func (r *Relay) Run(ctx context.Context) error {
-	defer r.listen()()
+	wake, stop := commits.Listen(r.wants)
+	defer stop()
+	r.listening.Store(true)
+	defer r.listening.Store(false)
 	failures := 0
 	nextCleanup := time.Now()
 	for {
@@ -190,24 +195,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		if more {
 			continue
 		}
-		if !r.sleep(ctx) {
+		// The poll interval, or less when an event is committed in this process.
+		if !wakeup.Sleep(ctx, r.cfg.PollInterval, wake) {
 			return nil
 		}
 	}
-}
-
-// sleep waits for the poll interval, or less when an event is committed in
-// this process; it reports false when ctx ended first.
-func (r *Relay) sleep(ctx context.Context) bool {
-	t := time.NewTimer(r.cfg.PollInterval)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-r.wake:
-	}
-	return true
 }
 
 // round publishes one batch, or as much of it as the round's time allows, and

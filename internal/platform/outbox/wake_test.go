@@ -28,7 +28,7 @@ func TestCommitWakesTheRelay(t *testing.T) {
 			<-done
 		})
 		// The relay's first round finds nothing; then it sleeps for an hour.
-		bustest.Eventually(t, 10*time.Second, func() bool { return r.listening() },
+		bustest.Eventually(t, 10*time.Second, func() bool { return r.listens() },
 			"the relay did not start")
 		commit(t, db, s.Subject("order", "placed"), 3)
 		bustest.Eventually(t, 10*time.Second, func() bool { return backlog(t, db) == 0 },
@@ -59,12 +59,7 @@ func TestSubjectMatches(t *testing.T) {
 }
 
 // listening reports whether r is woken by commits (it is running).
-func (r *Relay) listening() bool {
-	sleepers.mu.RLock()
-	defer sleepers.mu.RUnlock()
-	_, ok := sleepers.relays[r]
-	return ok
-}
+func (r *Relay) listens() bool { return r.listening.Load() }
 
 // A relay on SQLite, where commits wake it, polls once a second; on
 // PostgreSQL, where other replicas add events unseen, ten times a second.
