@@ -12,9 +12,13 @@ import (
 // looks at: a page fills within them when 1 product in 25 or more matches q.
 const walkFirstRows = 25
 
-// sortColumns names the column each sort orders by, besides the id.
-var sortColumns = map[string]string{"-created_at": "created_at", "price": "price_amount",
-	"-price": "price_amount", "name": "sort_name"}
+// sortColumn names the column a sort's ORDER BY ("p.price_amount DESC,
+// p.id") orders by first.
+func sortColumn(order string) string {
+	first, _, _ := strings.Cut(order, ",")
+	col, _, _ := strings.Cut(strings.TrimPrefix(first, "p."), " ")
+	return col
+}
 
 // walkFirst answers a text search on SQLite — q alone, without a category,
 // prices or stock — from the first walkFirstRows×(Limit+1) products of the
@@ -49,7 +53,8 @@ func walkFirstQuery(dialect sqldb.Dialect, q Query) (string, []any, bool) {
 		args = append(args, v)
 		return "$" + itoa(int64(len(args)))
 	}
-	s, col := sorts[q.Sort], sortColumns[q.Sort]
+	s := sorts[q.Sort]
+	col := sortColumn(s.order)
 	inner := "SELECT p.rowid AS r, p.search_text AS search_text, p." + col + " AS " + col + ", p.id AS id" +
 		" FROM products p INDEXED BY " + sortIndexes[q.Sort] + " WHERE p.status = " + arg(q.Status)
 	if q.After != nil {

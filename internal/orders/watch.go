@@ -77,8 +77,8 @@ func (s *Service) update(ctx context.Context, tx *sqldb.Tx, o *Order, readStatus
 	return ok, err
 }
 
-// OrderAnswer is an order as GET answers it: its JSON and its ETag.
-type OrderAnswer struct {
+// renderedOrder is an order as GET answers it: its JSON and its ETag.
+type renderedOrder struct {
 	Body []byte
 	ETag string
 }
@@ -88,12 +88,16 @@ type OrderAnswer struct {
 // and returns it then; changed is false when it did not (or ifNoneMatch
 // named it and wait is 0): the caller answers 304.
 func (s *Service) WaitOrder(ctx context.Context, v Viewer, id, ifNoneMatch string,
-	wait time.Duration) (a OrderAnswer, changed bool, err error) {
+	wait time.Duration) (a renderedOrder, changed bool, err error) {
+	if ifNoneMatch == "" || wait <= 0 {
+		a, err = s.orderAnswer(ctx, v, id)
+		return a, ifNoneMatch == "" || !web.ETagMatches(ifNoneMatch, a.ETag), err
+	}
 	deadline := time.Now().Add(wait)
 	for {
 		woke, stop := s.watchers.watch(id) // before the read: no change is missed
 		a, err = s.orderAnswer(ctx, v, id)
-		if err != nil || ifNoneMatch == "" || !web.ETagMatches(ifNoneMatch, a.ETag) {
+		if err != nil || !web.ETagMatches(ifNoneMatch, a.ETag) {
 			stop()
 			return a, true, err
 		}
@@ -117,16 +121,16 @@ func (s *Service) WaitOrder(ctx context.Context, v Viewer, id, ifNoneMatch strin
 }
 
 // orderAnswer reads an order the viewer may see and renders it.
-func (s *Service) orderAnswer(ctx context.Context, v Viewer, id string) (OrderAnswer, error) {
+func (s *Service) orderAnswer(ctx context.Context, v Viewer, id string) (renderedOrder, error) {
 	o, err := s.Order(ctx, v, id)
 	if err != nil {
-		return OrderAnswer{}, err
+		return renderedOrder{}, err
 	}
 	body, err := json.Marshal(o)
 	if err != nil {
-		return OrderAnswer{}, err
+		return renderedOrder{}, err
 	}
 	h := fnv.New64a()
 	h.Write(body)
-	return OrderAnswer{Body: append(body, '\n'), ETag: `"` + hex.EncodeToString(h.Sum(nil)) + `"`}, nil
+	return renderedOrder{Body: append(body, '\n'), ETag: `"` + hex.EncodeToString(h.Sum(nil)) + `"`}, nil
 }

@@ -12,3 +12,6 @@ func (r *Runner) Round(ctx context.Context) (int, error) {
 // Cleanup deletes the effects done more than Retention ago, as Run does
 // every hour.
 func (r *Runner) Cleanup(ctx context.Context) error { return r.cleanup(ctx) }
+
+// Listening reports whether Run listens for commits of the runner's kinds.
+func (r *Runner) Listening() bool { return r.listening.Load() }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,6 +70,9 @@ type Runner struct {
 	log     *slog.Logger
 	kinds   []string // of cfg.Handlers, sorted; the claim's parameters $4…
 	results *prometheus.CounterVec
+	// listening is true while Run listens for commits of the runner's kinds
+	// (see commits), for tests.
+	listening atomic.Bool
 }
 
 // claimTimeout bounds a round's look-up and claim, which its context does
@@ -133,6 +137,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		return ok
 	})
 	defer stop()
+	r.listening.Store(true)
+	defer r.listening.Store(false)
 	failures := 0
 	nextCleanup := time.Time{}
 	for {

@@ -38,7 +38,7 @@ func TestIdleRunnerWakes(t *testing.T) {
 		wg.Go(func() { r.Run(ctx) })
 		defer func() { cancel(); wg.Wait() }()
 
-		time.Sleep(50 * time.Millisecond) // the runner has looked, found nothing, and sleeps
+		testkit.Eventually(t, 10*time.Second, r.Listening, "the runner did not start")
 		record(t, db, "email", "order-1", email{To: "ada@example.com"}, false)
 		testkit.Eventually(t, 20*time.Second, func() bool {
 			return effectRow(t, db, "email", "order-1").done

@@ -194,8 +194,9 @@ const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 // copy: a walk of an index that looks up a few hundred products, each on a
 // page of its own, cost 3–4 ms read by read and 0.6–0.8 ms mapped (100,000
 // products, catalog text search). Past 1 GiB SQLite reads the rest as before.
-// The writer reads as before: mapped, a write-heavy all-in-one spent 10–20 %
-// more CPU per checkout (15.5–19.0 → 20.2–21.9 ms, `emporium-bench`).
+// The writer reads as before: with it mapped too, the write-heavy all-in-one
+// measured no better and mostly worse per checkout in A/B runs of
+// `emporium-bench` (noisy: 15.5–25.6 ms of CPU either way).
 const sqliteReadPragmas = "&_pragma=query_only(1)&_pragma=mmap_size(1073741824)"
 
 func openSQLite(path string) (*DB, error) {
